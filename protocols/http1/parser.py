@@ -1,0 +1,218 @@
+"""The HTTP/1.1 request parser: bytes in, events out (RFC 9112).
+
+    parser = RequestParser()
+    parser.receive_data(data)          # b"" means the client closed its side
+    event = parser.next_event()        # Request, Data, EndOfMessage, ConnectionClosed
+                                       # or NEED_DATA; HTTPError on a bad request
+
+A request is `Request`, zero or more `Data`, then `EndOfMessage`; pipelined requests
+follow one another. After a request that ends the connection (`Connection: close`,
+HTTP/1.0 without keep-alive, or a framing the server must not trust) the parser says
+`ConnectionClosed` and reads nothing more.
+
+The receive buffer is a bytearray consumed with `del buf[:n]`, and the search for the
+end of the head resumes where the last one stopped: feeding a megabyte one byte at a
+time costs linear time and is refused at the limit, not after.
+"""
+from __future__ import annotations
+
+from ..errors import HTTPError
+from .body import BodyReader, ChunkedReader, ContentLengthReader
+from .events import (
+    NEED_DATA, ConnectionClosed, Data, EndOfMessage, Headers, NeedData, Request,
+)
+from .head import header_tokens, parse_fields, parse_request_line
+from .limits import Limits
+
+__all__ = ["RequestParser", "Event"]
+
+Event = Request | Data | EndOfMessage | ConnectionClosed | NeedData
+
+_NO_BODY = ContentLengthReader(0)
+
+
+class RequestParser:
+    """Parses the client's side of one connection, request after request."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self._buf = bytearray()
+        self._eof = False
+        self._search = 0  # where the next search for CRLFCRLF starts
+        self._body: BodyReader | None = None  # None: between requests
+        self._closed = False  # no further request will be read
+        self._received = 0
+        # Facts about the current request, for the server that answers it.
+        self.keep_alive = True
+        self.expect_continue = False
+        self.upgrade: bytes | None = None
+
+    # -- input -------------------------------------------------------------------
+    def receive_data(self, data: bytes) -> None:
+        """Add bytes from the client; `b""` means it closed its sending side."""
+        if data:
+            self._buf += data
+            self._received += len(data)
+        else:
+            self._eof = True
+
+    @property
+    def consumed(self) -> int:
+        """Bytes of the stream consumed by the events returned so far."""
+        return self._received - len(self._buf)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet parsed (pipelined requests wait here)."""
+        return len(self._buf)
+
+    def trailing_data(self) -> bytes:
+        """Take the unparsed bytes, e.g. WebSocket frames that followed an upgrade."""
+        data = bytes(self._buf)
+        self._buf.clear()
+        self._closed = True
+        return data
+
+    # -- events ------------------------------------------------------------------
+    def next_event(self) -> Event:
+        """The next event, or NEED_DATA. Raises HTTPError for a bad request."""
+        if self._body is not None:
+            event = self._body.read(self._buf, self._eof)
+            if type(event) is EndOfMessage:
+                self._body = None
+                if not self.keep_alive:
+                    self._closed = True
+            return event
+        if self._closed:
+            return ConnectionClosed()
+        return self._read_head()
+
+    def _read_head(self) -> Event:
+        buf = self._buf
+        # RFC 9112 §2.2: "a server that is expecting to receive and parse a
+        # request-line SHOULD ignore at least one empty line (CRLF) received prior".
+        while buf[:2] == b"\r\n":
+            del buf[:2]
+        end = buf.find(b"\r\n\r\n", self._search)
+        if end < 0:
+            return self._wait_for_head()
+        self._search = 0
+        line_end = buf.find(b"\r\n", 0, end + 2)
+        if line_end > self.limits.max_request_line:
+            raise HTTPError(414, f"request line longer than {self.limits.max_request_line} bytes")
+        if end + 2 - line_end > self.limits.max_header_bytes + 2:
+            raise HTTPError(431, f"header section larger than {self.limits.max_header_bytes} bytes")
+        line = bytes(buf[:line_end])
+        section = bytes(buf[line_end + 2 : end + 2])
+        del buf[: end + 4]
+        method, target, version = parse_request_line(line)
+        headers = parse_fields(section) if section else []
+        if len(headers) > self.limits.max_headers:
+            raise HTTPError(431, f"more than {self.limits.max_headers} header fields")
+        self._body = self._framing(version, headers)
+        return Request(method, target, version, headers)
+
+    def _wait_for_head(self) -> NeedData | ConnectionClosed:
+        buf = self._buf
+        size = len(buf)
+        if size:
+            line_end = buf.find(b"\r\n", 0, self.limits.max_request_line + 2)
+            if line_end < 0 and size > self.limits.max_request_line:
+                raise HTTPError(414, f"request line longer than {self.limits.max_request_line} bytes")
+            if line_end >= 0 and size - line_end > self.limits.max_header_bytes + 4:
+                raise HTTPError(431, f"header section larger than {self.limits.max_header_bytes} bytes")
+        if self._eof:
+            if size:
+                raise HTTPError(400, "connection closed in the middle of a request head")
+            self._closed = True
+            return ConnectionClosed()
+        self._search = max(0, size - 3)
+        return NEED_DATA
+
+    def _framing(self, version: bytes, headers: Headers) -> BodyReader:
+        """Apply RFC 9112 §6.3 (message body length) and §9.3 (persistence)."""
+        hosts = 0
+        lengths: list[bytes] = []
+        codings: list[bytes] | None = None
+        connection: list[bytes] = []
+        upgrade = expect = None
+        for name, value in headers:
+            lname = name.lower()
+            if lname == b"host":
+                hosts += 1
+            elif lname == b"content-length":
+                lengths.append(value)
+            elif lname == b"transfer-encoding":
+                codings = (codings or []) + header_tokens(value)
+            elif lname == b"connection":
+                connection += header_tokens(value)
+            elif lname == b"expect":
+                expect = value.lower()
+            elif lname == b"upgrade":
+                upgrade = value
+        # RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to
+        # any HTTP/1.1 request message that lacks a Host header field and to any request
+        # message that contains more than one Host header field line".
+        if hosts > 1:
+            raise HTTPError(400, "more than one Host header field")
+        if hosts == 0 and version == b"1.1":
+            raise HTTPError(400, "HTTP/1.1 request without a Host header field")
+        # RFC 9112 §9.3: close if "close" is present; HTTP/1.1 persists by default,
+        # HTTP/1.0 only with "keep-alive".
+        self.keep_alive = b"close" not in connection and (
+            version == b"1.1" or b"keep-alive" in connection
+        )
+        # RFC 9110 §10.1.1: "A server that receives a 100-continue expectation in an
+        # HTTP/1.0 request MUST ignore that expectation."
+        self.expect_continue = False
+        if expect is not None and version == b"1.1":
+            if expect != b"100-continue":
+                raise HTTPError(417, "only the 100-continue expectation is supported")
+            self.expect_continue = True
+        self.upgrade = upgrade if upgrade is not None and b"upgrade" in connection else None
+        if codings is not None:
+            return self._transfer_coding(version, codings, lengths)
+        if lengths:
+            return ContentLengthReader(self._content_length(lengths))
+        # RFC 9112 §6.3 rule 7: a request with neither has a body of length zero.
+        return _NO_BODY
+
+    def _transfer_coding(
+        self, version: bytes, codings: list[bytes], lengths: list[bytes]
+    ) -> ChunkedReader:
+        # RFC 9112 §6.1: "A server MAY reject a request that contains both
+        # Content-Length and Transfer-Encoding ... Regardless, the server MUST close
+        # the connection after responding": we reject, since smuggling lives here.
+        if lengths:
+            raise HTTPError(400, "both Content-Length and Transfer-Encoding")
+        # RFC 9112 §6.1: "A server or client that receives an HTTP/1.0 message
+        # containing a Transfer-Encoding header field MUST treat the message as if the
+        # framing is faulty".
+        if version == b"1.0":
+            raise HTTPError(400, "Transfer-Encoding in an HTTP/1.0 request")
+        for coding in codings:
+            if coding != b"chunked":
+                # RFC 9112 §6.1: "A server that receives a request message with a
+                # transfer coding it does not understand SHOULD respond with 501".
+                raise HTTPError(501, f"transfer coding {coding.decode('latin-1')!r} is not implemented")
+        # RFC 9112 §6.3: "If a Transfer-Encoding header field is present in a request
+        # and the chunked transfer coding is not the final encoding, the message body
+        # length cannot be determined reliably; the server MUST respond with 400".
+        # A sender "MUST NOT apply the chunked transfer coding more than once" (§7).
+        if len(codings) != 1:
+            raise HTTPError(400, "chunked applied more than once" if codings else "empty Transfer-Encoding")
+        return ChunkedReader(self.limits)
+
+    def _content_length(self, lengths: list[bytes]) -> int:
+        # RFC 9110 §8.6: Content-Length = 1*DIGIT. A list of identical values (from
+        # repeated lines or commas) may be accepted as that value; differing values
+        # are an unrecoverable error (RFC 9112 §6.3 rule 5).
+        values = {item.strip(b" \t") for value in lengths for item in value.split(b",")}
+        if len(values) != 1:
+            raise HTTPError(400, "differing Content-Length values")
+        value = values.pop()
+        if not value.isdigit():
+            raise HTTPError(400, f"malformed Content-Length {value[:20]!r}")
+        if len(value) > 18 or int(value) > self.limits.max_body:
+            raise HTTPError(413, f"body larger than {self.limits.max_body} bytes")
+        return int(value)
