@@ -46,6 +46,9 @@ def configure_serve(p: argparse.ArgumentParser) -> None:
                    help="most header fields in a request, else 431 (default: %(default)s)")
     p.add_argument("--max-body", type=_positive(int), default=_LIMITS.max_body,
                    help="largest request body in bytes, else 413 (default: %(default)s)")
+    p.add_argument("--max-upload", type=_positive(int), default=_DEFAULTS.max_upload,
+                   help="largest upload streamed to disk (POST /uploads, tus), else 413 "
+                        "(default: %(default)s)")
     p.add_argument("--header-timeout", type=_positive(float), default=_DEFAULTS.header_timeout,
                    help="seconds for a request head to arrive whole, else 408 (default: %(default)s)")
     p.add_argument("--keepalive-timeout", type=_positive(float), default=_DEFAULTS.keepalive_timeout,
@@ -64,7 +67,7 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     config = ServerConfig(
         host=args.host, port=args.port, io=args.io, app=args.app, workers=args.workers,
-        data_dir=args.data_dir, header_timeout=args.header_timeout,
+        data_dir=args.data_dir, max_upload=args.max_upload, header_timeout=args.header_timeout,
         keepalive_timeout=args.keepalive_timeout, sse_heartbeat=args.sse_heartbeat,
         limits=Limits(max_request_line=args.max_request_line,
                       max_header_bytes=args.max_header_bytes,

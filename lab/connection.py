@@ -39,7 +39,9 @@ class Connection:
         self.app = app
         self.config = config
         self.wake = wake
-        self.parser = RequestParser(config.limits)
+        # An app that streams some bodies to disk may carry its own parser limits (a
+        # larger max_body); its routes that buffer then enforce the smaller one.
+        self.parser = RequestParser(getattr(app, "limits", None) or config.limits)
         self.closing = False
         self.stopping = False  # the server is shutting down: close after this answer
         self.deadline: float | None = monotonic() + config.keepalive_timeout
