@@ -22,12 +22,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import httpx
 import pytest
 
 from protocols.http1 import NEED_DATA, Data, EndOfMessage, Response, ResponseParser
 
 ROOT = Path(__file__).resolve().parents[2]
 IO_MODELS = ("blocking", "threads", "pool", "epoll", "asyncio", "uvloop")
+# One client for the whole session: building an httpx.Client costs 50-150 ms (its TLS
+# context). No keep-alive: an idle pooled connection would hold the blocking server.
+http = httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
 EVENT_LOOP_MODELS = ("epoll", "asyncio", "uvloop")
 CONCURRENT_MODELS = ("threads", "pool", "epoll", "asyncio", "uvloop")
 

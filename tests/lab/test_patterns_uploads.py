@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.lab.patterns_fixtures import (  # noqa: F401  (lab_server is a fixture)
+    http,
     lab_server, raw_request, request_bytes, running_server, wait_until,
 )
 
@@ -36,7 +37,7 @@ def test_curl_content_length_upload_is_201_with_location_size_sha256(lab_server,
     result = json.loads(body)
     assert result["size"] == len(PAYLOAD) and result["sha256"] == DIGEST
     assert f"location: /uploads/{result['id']}".encode() in head.lower()
-    got = httpx.get(lab_server.url(f"/uploads/{result['id']}"), timeout=30)
+    got = http.get(lab_server.url(f"/uploads/{result['id']}"), timeout=30)
     assert got.status_code == 200 and got.content == PAYLOAD
 
 
@@ -45,7 +46,7 @@ def test_httpx_chunked_upload_is_stored_whole(lab_server):
         for start in range(0, len(PAYLOAD), 100_000):
             yield PAYLOAD[start:start + 100_000]
 
-    response = httpx.post(lab_server.url("/uploads"), content=pieces(), timeout=30)
+    response = http.post(lab_server.url("/uploads"), content=pieces(), timeout=30)
     assert response.status_code == 201
     assert response.json()["sha256"] == DIGEST
     assert response.headers["location"] == f"/uploads/{response.json()['id']}"
@@ -108,14 +109,14 @@ def test_over_max_upload_is_413_and_nothing_half_written(tmp_path):
             yield PAYLOAD[60_000:120_000]
 
         try:  # refused on the chunk that crosses the limit
-            response = httpx.post(server.url("/uploads"), content=too_much(), timeout=10)
+            response = http.post(server.url("/uploads"), content=too_much(), timeout=10)
         except httpx.TransportError:
             pass  # the server's close raced the client's writes: a reset, not a 413
         else:
             assert response.status_code == 413
         assert os.listdir(server.data_dir / "uploads") == []
         # Within the limit is fine, and a buffered route keeps --max-body, not --max-upload.
-        ok = httpx.post(server.url("/uploads"), content=PAYLOAD[:100_000], timeout=10)
+        ok = http.post(server.url("/uploads"), content=PAYLOAD[:100_000], timeout=10)
         assert ok.status_code == 201
 
 
@@ -125,11 +126,11 @@ def test_temp_files_of_a_crashed_server_are_removed_at_start(tmp_path):
     (tmp_path / "uploads" / ("a" * 32)).write_bytes(b"whole")
     with running_server("epoll", tmp_path) as server:
         assert os.listdir(server.data_dir / "uploads") == ["a" * 32]
-        assert httpx.get(server.url("/uploads/" + "a" * 32)).content == b"whole"
+        assert http.get(server.url("/uploads/" + "a" * 32)).content == b"whole"
 
 
 def test_echo_keeps_the_servers_max_body(tmp_path):
     with running_server("epoll", tmp_path, "--max-body", "1000") as server:
-        assert httpx.post(server.url("/echo"), content=b"x" * 1000).status_code == 200
-        assert httpx.post(server.url("/echo"), content=b"x" * 1001).status_code == 413
-        assert httpx.post(server.url("/uploads"), content=b"x" * 5000).status_code == 201
+        assert http.post(server.url("/echo"), content=b"x" * 1000).status_code == 200
+        assert http.post(server.url("/echo"), content=b"x" * 1001).status_code == 413
+        assert http.post(server.url("/uploads"), content=b"x" * 5000).status_code == 201
