@@ -64,6 +64,7 @@ def read_all(socks: list[socket.socket], timeout: float) -> list[dict]:
     return done
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("io", EVENT_LOOP_MODELS)
 def test_500_long_polls_all_wake_on_one_publish_while_others_are_served(io, tmp_path):
     raise_fd_limit(1200)
@@ -91,6 +92,7 @@ def test_500_long_polls_all_wake_on_one_publish_while_others_are_served(io, tmp_
         assert wait_until(lambda: waiters(server, topic) == 0, 5)
 
 
+@pytest.mark.slow
 def test_pool_waiters_occupy_workers_and_a_fifth_request_waits(tmp_path):
     with running_server("pool", tmp_path, "--workers", "4") as server:
         # Three held polls leave a worker free: a request is answered at once.
@@ -127,6 +129,7 @@ def hold_and_drop(server, topic: str, count: int) -> None:
     assert wait_until(lambda: waiters(server, topic) == 0, 5), waiters(server, topic)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("io", EVENT_LOOP_MODELS)
 def test_1000_dropped_long_polls_leave_no_waiter(io, tmp_path):
     raise_fd_limit(2200)
