@@ -2,6 +2,7 @@
 
     app = make_lab_app(config)             # or make_lab_app(config, broker=shared)
     app.broker                             # the one Broker every delivery pattern reads
+    app.router.add(r"/topics/(?P<topic>[^/]+)/events", get=...)   # more patterns
 
 Body limits: the parser refuses a body past `max_body` before an app sees the request
 head, so the limit cannot be raised per request. Instead this app carries its own
@@ -14,10 +15,11 @@ server's ordinary limit (16 MiB by default) and answer 413 past it.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
 from protocols.http1 import Request
 
-from ..app import Answer, Response, buffered
+from ..app import Answer, Response, buffered, json_response
 from ..broker import Broker
 from ..config import ServerConfig
 from ..patterns.common import limited
@@ -88,12 +90,11 @@ class LabApp:
 
     def stats(self, request: Request) -> Response:
         """Waiters across the app: broker subscribers (all topics) and held job polls."""
-        from ..app import json_response
         return json_response(200, {"topic_waiters": self.broker.waiter_count(),
                                    "job_waiters": self.jobs.waiter_count()})
 
 
-def _with_groups(handler, max_body: int):
+def _with_groups(handler: Callable[..., Answer], max_body: int) -> Callable[..., Answer]:
     """A buffered, bounded route whose handler also takes the path's named groups."""
     def route(request: Request, **groups: str) -> Answer:
         whole = buffered(lambda req, body, trailers: handler(req, body, trailers, **groups))

@@ -141,3 +141,18 @@ def test_1000_dropped_long_polls_leave_no_waiter(io, tmp_path):
 def test_50_dropped_long_polls_on_threads_leave_no_waiter(tmp_path):
     with running_server("threads", tmp_path) as server:
         hold_and_drop(server, "dropped", 50)
+
+
+def test_the_benchmark_probes_measure_wakeup_and_delivery(tmp_path):
+    from lab.patterns.probe import long_poll_wakeup, poll_delivery
+    with running_server("asyncio", tmp_path) as server:
+        wakeup = long_poll_wakeup(server.host, server.port, clients=50, timeout=10)
+        assert (wakeup.held, wakeup.answered) == (50, 50)
+        assert 0 <= wakeup.first <= wakeup.median <= wakeup.last < 2
+        short = poll_delivery(server.host, server.port, mode="short", messages=8,
+                              interval=0.03, poll_every=0.1, timeout=10)
+        long = poll_delivery(server.host, server.port, mode="long", messages=8,
+                             interval=0.03, timeout=10)
+        assert short.delivered == long.delivered == 8
+        assert long.median_latency < short.median_latency  # no waiting for the next poll
+        assert long.bytes_received > 0 and short.requests > 0

@@ -14,7 +14,7 @@ from lab.broker import Broker
 from lab.config import ServerConfig
 from protocols.http1 import Request
 from tests.lab.patterns_fixtures import (  # noqa: F401  (lab_server is a fixture)
-    CONCURRENT_MODELS, http, lab_server, raw_request, read_response, request_bytes,
+    CONCURRENT_MODELS, http, lab_server, read_response, request_bytes,
     running_server, wait_until,
 )
 

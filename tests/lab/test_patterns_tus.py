@@ -11,7 +11,7 @@ from tusclient import client as tus_client
 
 from tests.lab.patterns_fixtures import (  # noqa: F401  (lab_server is a fixture)
     http,
-    CONCURRENT_MODELS, lab_server, raw_request, request_bytes, running_server, start_server,
+    lab_server, raw_request, read_response, request_bytes, running_server, start_server,
     wait_until,
 )
 
@@ -228,15 +228,10 @@ def test_concurrent_patches_of_one_upload_are_423(io, tmp_path):
             assert second.status_code == 423
             assert second.headers["tus-resumable"] == "1.0.0"
             sock.sendall(b"x" * 90)
-            status, headers, _ = raw_request_on(sock, b"PATCH")
+            status, headers, _ = read_response(sock, b"PATCH")
             assert status == 204 and headers["upload-offset"] == "100"
         # The lock goes with the PATCH; a dropped PATCH frees it too.
         send_half_a_patch(server, create(server), 0, b"z" * 100)
-
-
-def raw_request_on(sock, method):
-    from tests.lab.patterns_fixtures import read_response
-    return read_response(sock, method)
 
 
 def test_ids_are_unguessable_hex(lab_server):
