@@ -15,7 +15,6 @@ server's ordinary limit (16 MiB by default) and answer 413 past it.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable
 
 from protocols.http1 import Request
 
@@ -76,7 +75,7 @@ class LabApp:
         router.add(r"/jobs", post=limited(buffered(self.jobs.start), max_body))
         router.add(r"/jobs/(?P<id>[^/]+)", get=self.jobs.status)
         router.add(r"/topics/(?P<topic>[^/]+)", get=self.topics.read,
-                   post=_with_groups(self.topics.publish, max_body))
+                   post=limited(self.topics.publish, max_body))
         router.add(r"/topics/(?P<topic>[^/]+)/stats", get=self.topics.stats)
         router.add(r"/stats", get=self.stats)
 
@@ -92,14 +91,6 @@ class LabApp:
         """Waiters across the app: broker subscribers (all topics) and held job polls."""
         return json_response(200, {"topic_waiters": self.broker.waiter_count(),
                                    "job_waiters": self.jobs.waiter_count()})
-
-
-def _with_groups(handler: Callable[..., Answer], max_body: int) -> Callable[..., Answer]:
-    """A buffered, bounded route whose handler also takes the path's named groups."""
-    def route(request: Request, **groups: str) -> Answer:
-        whole = buffered(lambda req, body, trailers: handler(req, body, trailers, **groups))
-        return limited(whole, max_body)(request)
-    return route
 
 
 def make_lab_app(config: ServerConfig, broker: Broker | None = None) -> LabApp:

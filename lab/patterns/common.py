@@ -13,7 +13,7 @@ from typing import Callable
 from protocols.errors import HTTPError
 from protocols.http1 import Headers, Request
 
-from ..app import Answer, App, BodyReader, Deferred, Response
+from ..app import Answer, BodyReader, Deferred, Response
 
 __all__ = ["header", "has_header", "query_number", "limited", "LONG_POLL_MAX_WAIT"]
 
@@ -78,16 +78,17 @@ class _Limited:
             abort()
 
 
-def limited(app: App, max_body: int) -> Callable[[Request], Answer]:
-    """`app`, refusing request bodies past `max_body` bytes with 413."""
+def limited(app: Callable[..., Answer], max_body: int) -> Callable[..., Answer]:
+    """`app` (a route: `app(request, **path_groups)`), refusing request bodies past
+    `max_body` bytes with 413."""
 
-    def bounded(request: Request) -> Answer:
+    def bounded(request: Request, **groups: str) -> Answer:
         length = header(request, b"content-length")
         # The parser has validated Content-Length already (digits, one value).
         if length is not None and length.split(b",")[0].strip().isdigit() \
                 and int(length.split(b",")[0]) > max_body:
             raise HTTPError(413, f"body larger than {max_body} bytes")
-        answer = app(request)
+        answer = app(request, **groups)
         if isinstance(answer, Response) or not hasattr(answer, "end"):
             return answer
         return _Limited(answer, max_body)

@@ -51,7 +51,7 @@ from typing import Callable
 from protocols.errors import HTTPError
 from protocols.http1 import Headers, Request
 
-from ..app import Response, json_response
+from ..app import BodyReader, Response, buffered, json_response
 from ..broker import Batch, Broker, Message, Subscription
 from ..router import query_params, split_target
 from .common import LONG_POLL_MAX_WAIT, query_number
@@ -92,9 +92,14 @@ class Topics:
         self.broker = broker
 
     # -- POST /topics/{t} ----------------------------------------------------------------
-    def publish(self, request: Request, body: bytes, trailers: Headers, topic: str) -> Response:
-        message = self.broker.publish(check_topic(topic), body)
-        return json_response(201, {"offset": message.offset})
+    def publish(self, request: Request, topic: str) -> BodyReader:
+        """The name is checked on the head, before a byte of the message is read."""
+        check_topic(topic)
+
+        def published(request: Request, body: bytes, trailers: Headers) -> Response:
+            return json_response(201, {"offset": self.broker.publish(topic, body).offset})
+
+        return buffered(published)(request)
 
     # -- GET /topics/{t}[?after=N][&wait=S][&limit=L] -------------------------------------
     def read(self, request: Request, topic: str) -> Response | TopicWait:
