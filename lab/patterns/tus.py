@@ -26,7 +26,10 @@ Status codes, as the spec's sections say:
   flight: the spec leaves concurrency to the server; tusd answers 423 too (RFC 4918
   §11.3, "the source or destination resource ... is locked"), and a client's retry
   after its first connection is noticed closed then succeeds. 409 would tell the client
-  its offset is wrong, which it is not.
+  its offset is wrong, which it is not. The lock goes when the PATCH ends or breaks
+  off; a client that resumes the instant its connection dropped may get 423 until the
+  server has seen the drop (a read of EOF or RST: microseconds to milliseconds; for a
+  silently vanished peer, the body read timeout), and retries, as tus clients do.
 
 Durability, the point of the protocol:
 - the offset IS the size of the data file on disk (`fstat`): there is no counter to
