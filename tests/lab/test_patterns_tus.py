@@ -234,7 +234,10 @@ def test_concurrent_patches_of_one_upload_are_423(io, tmp_path):
             status, headers, _ = read_response(sock, b"PATCH")
             assert status == 204 and headers["upload-offset"] == "100"
         # The lock goes with the PATCH; a dropped PATCH frees it too.
-        send_half_a_patch(server, create(server), 0, b"z" * 100)
+        location = create(server)
+        send_half_a_patch(server, location, 0, b"z" * 100)
+        assert wait_until(lambda: patch(server, location, 50, b"z" * 50).status_code == 204, 5)
+        assert offset(server, location) == 100
 
 
 def test_ids_are_unguessable_hex(lab_server):
