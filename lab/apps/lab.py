@@ -1,11 +1,15 @@
 """`lab`, the default app: every pattern on one port (see ARCHITECTURE.md's table)."""
 from __future__ import annotations
 
+import time
+
+from protocols.errors import HTTPError
 from protocols.http1 import Request
 
-from ..app import App, Response
+from ..app import Answer, App, Response, text_response
 from ..config import ServerConfig
-from ..router import Router
+from ..offload import offload
+from ..router import Router, query_params, split_target
 from .echo import echo
 
 __all__ = ["make_lab_app"]
@@ -29,4 +33,23 @@ def make_lab_app(config: ServerConfig) -> App:
 
     router.add(r"/", get=dashboard)
     router.add(r"/echo(?:/.*)?", any=echo)
+    router.add(r"/work", get=work)
     return router
+
+
+def work(request: Request) -> Answer:
+    """`GET /work?ms=20[&offload=1]`: a blocking call of `ms` milliseconds (a stand-in
+    for a slow disk read), made inline on the I/O thread, or on a worker thread."""
+    params = query_params(split_target(request.target)[1])
+    try:
+        ms = float(params.get("ms", "20"))
+    except ValueError:
+        raise HTTPError(400, "ms must be a number") from None
+    if not 0 <= ms <= 10_000:
+        raise HTTPError(400, "ms must be between 0 and 10000")
+
+    def block() -> Response:
+        time.sleep(ms / 1000)
+        return text_response(200, f"worked {ms:g} ms\n")
+
+    return offload(block) if params.get("offload") in ("1", "true") else block()
