@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from protocols.errors import HTTPError
 from protocols.http1 import Request
@@ -14,24 +15,16 @@ from .echo import echo
 
 __all__ = ["make_lab_app"]
 
-_DASHBOARD = b"""<!doctype html>
-<html lang="en"><meta charset="utf-8"><title>The protocol lab</title>
-<h1>The protocol lab</h1>
-<p>HTTP/1.1 built by hand, served by this very server. Try:</p>
-<pre>curl -v http://HOST/echo -d 'hello'</pre>
-</html>
-"""
+# The dashboard is one static page; it talks to the endpoints below with fetch(),
+# EventSource-style streams and a WebSocket, and shows what it sent and received.
+_DASHBOARD = (Path(__file__).with_name("dashboard.html")).read_bytes()
+_HTML = [(b"Content-Type", b"text/html; charset=utf-8"), (b"Cache-Control", b"no-cache")]
 
 
 def make_lab_app(config: ServerConfig) -> App:
     router = Router()
 
-    def dashboard(request: Request) -> Response:
-        host = dict((n.lower(), v) for n, v in request.headers).get(b"host", b"127.0.0.1")
-        return Response(200, [(b"Content-Type", b"text/html; charset=utf-8")],
-                        _DASHBOARD.replace(b"HOST", host))
-
-    router.add(r"/", get=dashboard)
+    router.add(r"/", get=lambda request: Response(200, _HTML, _DASHBOARD))
     router.add(r"/echo(?:/.*)?", any=echo)
     router.add(r"/work", get=work)
     return router
