@@ -187,6 +187,7 @@ class FrameParser:
         self._binary = bytearray()
         self._text: list[str] = []
         self._decoder: codecs.IncrementalDecoder | None = None
+        self._error: WebSocketError | None = None  # once failed, always failed
 
     def receive_data(self, data: bytes) -> None:
         """Buffer bytes from the peer; ``b""`` means the peer closed its side."""
@@ -198,7 +199,20 @@ class FrameParser:
             self._eof = True
 
     def next_event(self) -> FrameEvent | Signal:
-        """The next complete event, ``NEED_DATA``, or ``END_OF_STREAM`` after EOF."""
+        """The next complete event, ``NEED_DATA``, or ``END_OF_STREAM`` after EOF.
+
+        After a ``WebSocketError`` the stream cannot be resynchronised: every later
+        call raises the same error.
+        """
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._next_event()
+        except WebSocketError as exc:
+            self._error = exc
+            raise
+
+    def _next_event(self) -> FrameEvent | Signal:
         while True:
             if self._header is None:
                 self._header = self._read_header()

@@ -423,6 +423,17 @@ def test_eof_between_frames_is_end_of_stream() -> None:
     assert parser.next_event() is END_OF_STREAM
 
 
+def test_a_failed_parser_stays_failed() -> None:
+    parser = FrameParser()
+    parser.receive_data(frame(FIN | CONT, b"orphan"))
+    with pytest.raises(WebSocketError):
+        parser.next_event()
+    parser.receive_data(HELLO_MASKED)
+    with pytest.raises(WebSocketError) as info:
+        parser.next_event()
+    assert info.value.close_code == 1002
+
+
 # --- Writers ---------------------------------------------------------------------------
 
 
