@@ -1,10 +1,9 @@
 """Errors that carry their wire meaning.
 
-A protocol core raises one of these when a peer breaks the protocol; only the I/O
-adapter turns it into bytes on the wire, in one place: an HTTP status line (plus any
-headers the error carries) or a WebSocket Close frame with ``close_code``.
+A parser raises one of these when the peer breaks the protocol. The exception says what
+to answer (an HTTP status, a WebSocket close code); only the I/O adapter turns it into
+bytes, in one place.
 """
-
 from __future__ import annotations
 
 __all__ = ["ProtocolError", "HTTPError", "WebSocketError"]
@@ -13,36 +12,31 @@ __all__ = ["ProtocolError", "HTTPError", "WebSocketError"]
 class ProtocolError(Exception):
     """A peer broke the protocol. Subclasses carry what to answer on the wire."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
 
 class HTTPError(ProtocolError):
-    """Answer with ``status``; ``headers`` are extra response headers the answer needs.
-
-    Example: RFC 6455 §4.2.2 asks a server that refuses a WebSocket version to answer
-    426 with ``Sec-WebSocket-Version: 13``, so that error carries the header.
-    """
+    """Answer with `status` (and any extra `headers`), then close the connection."""
 
     def __init__(
-        self,
-        status: int,
-        message: str,
-        headers: list[tuple[bytes, bytes]] | None = None,
+        self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
     ) -> None:
-        super().__init__(status, message)
+        super().__init__(message)
         self.status = status
-        self.message = message
-        self.headers: list[tuple[bytes, bytes]] = list(headers) if headers else []
+        self.headers = headers or []
 
-    def __str__(self) -> str:
-        return f"{self.status} {self.message}"
+    def __repr__(self) -> str:
+        return f"HTTPError({self.status}, {self.message!r})"
 
 
 class WebSocketError(ProtocolError):
-    """Fail the WebSocket connection with ``close_code`` (RFC 6455 §7.4.1)."""
+    """Fail the WebSocket connection with `close_code` (RFC 6455 §7.4.1)."""
 
     def __init__(self, close_code: int, message: str) -> None:
-        super().__init__(close_code, message)
+        super().__init__(message)
         self.close_code = close_code
-        self.message = message
 
-    def __str__(self) -> str:
-        return f"{self.close_code} {self.message}"
+    def __repr__(self) -> str:
+        return f"WebSocketError({self.close_code}, {self.message!r})"
