@@ -82,14 +82,17 @@ def annotate_connection(conn: Connection) -> list[Element]:
 def annotate_streams(upstream: Stream, downstream: Stream) -> list[Element]:
     requests, up_elements, upgrade_at = _annotate_requests(upstream.data, upstream.closed)
     down_elements, switched_at = _annotate_responses(downstream.data, downstream.closed, requests)
+    if switched_at is None and upgrade_at is not None and upgrade_at < len(upstream.data):
+        # The upgrade was refused: the client's next bytes are plain HTTP again.
+        more, more_elements, upgrade_at = _annotate_requests(upstream.data, upstream.closed, upgrade_at)
+        requests += more
+        up_elements += more_elements
+        down_elements, switched_at = _annotate_responses(downstream.data, downstream.closed, requests)
     if switched_at is not None:
+        # RFC 9110 section 15.2.2: after 101 both sides speak the new protocol.
         down_elements += websocket_frames(downstream.data, switched_at, DOWN)
         if upgrade_at is not None:
             up_elements += websocket_frames(upstream.data, upgrade_at, UP)
-    elif upgrade_at is not None and upgrade_at < len(upstream.data):
-        # The upgrade was refused (or never answered): the rest is plain HTTP again.
-        more, more_elements, _ = _annotate_requests(upstream.data, upstream.closed, upgrade_at)
-        up_elements += more_elements
     return up_elements + down_elements
 
 
