@@ -46,8 +46,9 @@ Options:
   - run as root, or grant the capability:  sudo setcap cap_net_raw+ep "$(readlink -f $(which python3))"
   - use a private network namespace as an unprivileged user (the lab must run inside it too):
         unshare --user --map-root-user --net sh -c 'ip link set lo up && lab trace SCENARIO'
-  - or trace without packets: `lab trace SCENARIO` then falls back to an application-level
-    byte tap (each send/recv with a timestamp: read/write boundaries, not TCP segments)."""
+  - or trace without packets: `lab trace` falls back (or `--no-capture` asks) to an
+    application-level byte tap: each send/recv with a timestamp, which shows read/write
+    boundaries, not TCP segments."""
 
 
 class CaptureUnavailable(Exception):

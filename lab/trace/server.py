@@ -74,8 +74,12 @@ def start_lab(app: str, io: str, cwd: str | None = None) -> LabServer:
     command = server_command(app, io)
     # stderr goes to a file: a pipe nobody reads would block a chatty server.
     errors = tempfile.TemporaryFile()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors,
-                               stdin=subprocess.DEVNULL, cwd=cwd)
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors,
+                                   stdin=subprocess.DEVNULL, cwd=cwd)
+    except OSError as exc:
+        errors.close()
+        raise ServerError(f"cannot run {command[0]}: {exc.strerror}") from None
     assert process.stdout is not None
     deadline = time.monotonic() + START_SECONDS
     line = b""
