@@ -14,7 +14,8 @@ What is named (RFC 9112 unless said otherwise):
 - a body: "body" (Content-Length or read until close), or for the chunked coding
   (§7.1) "chunk-size line", "chunk data", "chunk end" (the CRLF after the data),
   "last chunk", "trailer field line", "end of trailers";
-- a request the parser refuses: "malformed", with the status the lab would answer;
+- bytes the parser refuses: "malformed", with the status it would answer; a stream
+  closed in the middle of a message: "incomplete message" (an SSE client leaving);
 - in a ``text/event-stream`` body (WHATWG HTML §9.2): "SSE event" and "SSE comment";
 - after ``101 Switching Protocols`` (RFC 6455 §5.2): "WebSocket frame", with FIN,
   opcode, the mask bit and the payload length.
@@ -121,8 +122,13 @@ def _annotate_requests(
         try:
             event = parser.next_event()
         except HTTPError as exc:
-            elements += _head_lines(data, before, _head_end(data, before), "request line", UP)
-            elements.append(Element(UP, "malformed", before, len(data), f"{exc.status} {exc.message}"))
+            if head_end is not None:  # the body broke off (e.g. the client closed mid-body)
+                elements += _body(data, head_end, len(data), bool(chunked), UP, complete=False)
+                at = offset + parser.consumed
+            else:
+                elements += _head_lines(data, before, _head_end(data, before), "request line", UP)
+                at = before
+            elements.append(_failure(UP, at, len(data), exc))
             return requests, elements, None
         after = offset + parser.consumed
         if event is NEED_DATA or type(event) is ConnectionClosed:
@@ -179,7 +185,11 @@ def _annotate_responses(
         try:
             event = parser.next_event()
         except HTTPError as exc:
-            elements.append(Element(DOWN, "malformed", before, len(data), f"{exc.status} {exc.message}"))
+            at = before
+            if head_end is not None:  # the body broke off: an event stream the client left
+                elements += _body(data, head_end, len(data), chunked, DOWN, False, event_stream)
+                at = parser.consumed
+            elements.append(_failure(DOWN, at, len(data), exc))
             return elements, None
         after = parser.consumed
         if event is NEED_DATA or type(event) is ConnectionClosed:
@@ -198,6 +208,12 @@ def _annotate_responses(
     if head_end is not None:  # a response still streaming when the capture ended
         elements += _body(data, head_end, len(data), chunked, DOWN, False, event_stream)
     return elements, None
+
+
+def _failure(direction: str, at: int, end: int, exc: HTTPError) -> Element:
+    """Bytes the parser refused; at the very end of a closed stream, a message cut short."""
+    name = "incomplete message" if at >= end else "malformed"
+    return Element(direction, name, at, end, f"{exc.status} {exc.message}")
 
 
 # --- heads ---------------------------------------------------------------------------
