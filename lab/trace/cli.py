@@ -177,6 +177,8 @@ def run_trace(args: argparse.Namespace) -> int:
 
 def inspect_file(path: str, port: int | None = None) -> Trace:
     """Annotate a pcap/pcapng file; ``port`` keeps only that port's connections."""
+    import scapy.layers.inet  # noqa: F401  dissect IP/TCP while reading, not Raw
+    import scapy.layers.inet6  # noqa: F401
     from scapy.utils import rdpcap
 
     segments = segments_from_packets(rdpcap(path))

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lab.trace import handshake
 from tests.skips import require
 
@@ -26,6 +28,7 @@ def host_nft_tables() -> str:
     return subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, timeout=10).stdout
 
 
+@pytest.mark.root
 def test_handshake_crafted_by_scapy_gets_the_labs_answer():
     require(os.geteuid() == 0, "creating the network namespace and crafting packets needs root")
     require(shutil.which("nft") is not None or shutil.which("iptables") is not None,
@@ -42,6 +45,7 @@ def test_handshake_crafted_by_scapy_gets_the_labs_answer():
     assert host_nft_tables() == before and "labtrace" not in host_nft_tables()
 
 
+@pytest.mark.root
 def test_handshake_json_lists_syn_synack_and_fins():
     require(os.geteuid() == 0, "creating the network namespace and crafting packets needs root")
     result = run_cli("--json")
