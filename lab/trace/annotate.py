@@ -22,8 +22,9 @@ What is named (RFC 9112 unless said otherwise):
 
 Element byte ranges are offsets in their direction's stream. Body elements inside a
 chunked body are located by walking the chunk framing the parser has just accepted.
-The SSE and WebSocket readers here are small and private, kept behind
-`sse_blocks` and `websocket_frames` so they can be swapped for the `protocols` cores.
+The cores hand back events, not offsets, for SSE and WebSocket: `sse_blocks` and
+`websocket_frames` find where each block or frame lies, and `protocols.sse` and
+`protocols.websocket.frames` say what it means and whether it is valid.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from protocols.errors import HTTPError
+from protocols.errors import HTTPError, WebSocketError
 from protocols.http1 import (
     NEED_DATA, ConnectionClosed, Data, EndOfMessage, Limits, Request, RequestParser,
     Response, ResponseParser,
 )
+from protocols.sse import Comment, EventStreamParser
+from protocols.websocket.frames import NEED_DATA as FRAME_NEED_DATA
+from protocols.websocket.frames import FrameParser
 
 from .reassembly import Connection, Stream
 
@@ -329,37 +333,24 @@ def _map_sse(data: bytes, spans: list[tuple[int, int]], direction: str) -> list[
                 return s + (offset - d)
         return spans[0][0]
 
-    meaning = _sse_meaning()
-    elements = []
-    for name, s, e, detail in sse_blocks(body):
-        if meaning is not None:
-            detail = meaning(body[s:e]) or detail
-        elements.append(Element(direction, name, wire(s), wire(e - 1) + 1, detail))
-    return elements
+    meaning = EventStreamParser(comments=True)
+    return [
+        Element(direction, name, wire(s), wire(e - 1) + 1, _sse_meaning(meaning, body[s:e]) or detail)
+        for name, s, e, detail in sse_blocks(body)
+    ]
 
 
-def _sse_meaning():
-    """With `protocols.sse` present, let its parser say what each block means.
-
-    Blocks are fed in order to one parser, so the last event ID carries over as the
-    spec says; each block ends with its blank line, so it yields exactly its events.
-    """
-    try:
-        from protocols.sse import Comment, EventStreamParser
-    except ImportError:  # the SSE core is not in this tree yet: field summary only
-        return None
-    parser = EventStreamParser(comments=True)
-
-    def describe(block: bytes) -> str:
-        parts = []
-        for item in parser.receive_data(block):
-            if isinstance(item, Comment):
-                parts.append(f"comment {item.text[:40]!r}")
-            else:
-                parts.append(f"event={item.type} id={item.last_event_id!r} data={item.data[:40]!r}")
-        return "; ".join(parts)
-
-    return describe
+def _sse_meaning(parser: EventStreamParser, block: bytes) -> str:
+    """What the SSE core makes of one block. Blocks are fed in order to one parser, so
+    the last event ID carries over as the spec says; each block ends with its blank
+    line, so it yields exactly its own events."""
+    parts = []
+    for item in parser.receive_data(block):
+        if isinstance(item, Comment):
+            parts.append(f"comment {item.text[:40]!r}")
+        else:
+            parts.append(f"event={item.type} id={item.last_event_id!r} data={item.data[:40]!r}")
+    return "; ".join(parts)
 
 
 def sse_blocks(body: bytes) -> Iterator[tuple[str, int, int, str]]:
@@ -410,9 +401,8 @@ def websocket_frames(data: bytes, start: int, direction: str) -> list[Element]:
     """One element per frame (RFC 6455 §5.2) from ``start`` to the end of the stream.
 
     The frame boundaries come from the small header reader below (the frames core
-    hands back whole messages, not frame offsets); with `protocols.websocket.frames`
-    present, its parser also judges each frame, and a violation is named "malformed"
-    with the close code the lab would send.
+    hands back whole messages, not frame offsets); the frames core judges each frame,
+    and a violation is named "malformed" with the close code the lab would send.
     """
     elements: list[Element] = []
     judge = _frame_judge(client_side=direction == DOWN)
@@ -436,7 +426,7 @@ def websocket_frames(data: bytes, start: int, direction: str) -> list[Element]:
             detail += f" text={_text(payload[:60])}"
         name = "WebSocket frame" if end == payload_at + length else "WebSocket frame (incomplete)"
         elements.append(Element(direction, name, pos, end, detail))
-        verdict = judge(data[pos:end]) if judge is not None else None
+        verdict = judge(data[pos:end]) if judge is not None else ""
         if verdict:
             elements.append(Element(direction, "malformed", pos, end, verdict))
             judge = None  # a failed parser stays failed: judge no further frames
@@ -446,12 +436,6 @@ def websocket_frames(data: bytes, start: int, direction: str) -> list[Element]:
 
 def _frame_judge(client_side: bool):
     """A function feeding frames to the frames core: returns "" or what broke."""
-    try:
-        from protocols.errors import WebSocketError
-        from protocols.websocket.frames import NEED_DATA as FRAME_NEED_DATA
-        from protocols.websocket.frames import FrameParser
-    except ImportError:  # the frames core is not in this tree yet: no verdicts
-        return None
     parser = FrameParser(client_side=client_side, max_message=1 << 62)
 
     def judge(frame: bytes) -> str:

@@ -85,7 +85,7 @@ def test_event_stream_body_names_sse_events_and_comments_in_chunk_data():
     assert response[sse[1].start:sse[1].end] == b"id: 1\ndata: first\n\n"
     # The third event spans two chunks: its range runs from its first byte to its last.
     assert response[sse[2].start:sse[2].end].startswith(b"id: 2\ndata: sec\r\n")
-    assert sse[2].detail == "id=2 data=second"  # fields read from the de-chunked body
+    assert sse[2].detail == "event=message id='2' data='second'"  # read from the de-chunked body
 
 
 def test_sse_blocks_accept_cr_lf_and_crlf_line_ends():
@@ -163,31 +163,16 @@ def test_inspect_cli_reports_a_missing_or_bad_file_without_a_traceback(tmp_path,
     assert "no such file" in err and "cannot read" in err and "Traceback" not in err
 
 
-def _has_module(name: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def test_a_masked_frame_from_the_server_is_judged_by_the_frames_core__rfc6455_5_1():
     masked_from_server = b"\x81\x82\x01\x02\x03\x04" + bytes(b ^ k for b, k in zip(b"hi", b"\x01\x02"))
     elements = websocket_frames(masked_from_server, 0, "<")
     assert elements[0].name == "WebSocket frame" and "MASK=1" in elements[0].detail
     verdicts = [e for e in elements if e.name == "malformed"]
-    if _has_module("protocols.websocket.frames"):
-        assert verdicts and verdicts[0].detail.startswith("close code 1002")
-    else:  # before the frames core lands, frames are named but not judged
-        assert verdicts == []
+    assert verdicts and verdicts[0].detail.startswith("close code 1002")
 
 
-def test_sse_details_come_from_the_sse_core_when_present():
+def test_sse_details_come_from_the_sse_core():
     body = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nid: 7\nevent: tick\ndata: a\ndata: b\n\n"
     elements = annotate_streams(stream(b"GET /e HTTP/1.1\r\nHost: x\r\n\r\n"), stream(body))
     (event,) = [e for e in elements if e.name == "SSE event"]
-    if _has_module("protocols.sse"):
-        assert event.detail == "event=tick id='7' data='a\\nb'"
-    else:
-        assert event.detail == "id=7 event=tick data=a data=b"
+    assert event.detail == "event=tick id='7' data='a\\nb'"
