@@ -29,6 +29,7 @@ The cores hand back events, not offsets, for SSE and WebSocket: `sse_blocks` and
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -328,10 +329,8 @@ def _map_sse(data: bytes, spans: list[tuple[int, int]], direction: str) -> list[
         total += e - s
 
     def wire(offset: int) -> int:
-        for (s, e), d in zip(reversed(spans), reversed(starts)):
-            if offset >= d:
-                return s + (offset - d)
-        return spans[0][0]
+        i = max(0, bisect.bisect_right(starts, offset) - 1)
+        return spans[i][0] + (offset - starts[i])
 
     meaning = EventStreamParser(comments=True)
     return [

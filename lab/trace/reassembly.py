@@ -97,6 +97,9 @@ class Stream:
     fin_offset: int | None = None  # stream offset where the FIN sits, if seen
     syn_segment: int | None = None
     fin_segment: int | None = None
+    # Lookup tables, built on first use (a stream is not changed once reassembled).
+    _by_segment: dict[int, list[Piece]] | None = field(default=None, repr=False, compare=False)
+    _starts: list[int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def closed(self) -> bool:
@@ -109,15 +112,28 @@ class Stream:
 
     def pieces_of(self, segment: int) -> list[Piece]:
         """The pieces of the stream that segment ``segment`` carried, in order."""
-        return [p for p in self.pieces if p.segment == segment]
+        if self._by_segment is None:
+            self._by_segment = {}
+            for piece in self.pieces:
+                self._by_segment.setdefault(piece.segment, []).append(piece)
+        return self._by_segment.get(segment, [])
+
+    def pieces_in(self, start: int, end: int) -> list[Piece]:
+        """The pieces that overlap bytes ``[start, end)``, in order."""
+        if self._starts is None:
+            self._starts = [p.start for p in self.pieces]
+        i = max(0, bisect.bisect_right(self._starts, start) - 1)
+        found = []
+        while i < len(self.pieces) and self.pieces[i].start < end:
+            if self.pieces[i].end > start:
+                found.append(self.pieces[i])
+            i += 1
+        return found
 
     def segment_at(self, offset: int) -> int | None:
         """Index of the segment that carried byte ``offset``, or None."""
-        starts = [p.start for p in self.pieces]
-        i = bisect.bisect_right(starts, offset) - 1
-        if i >= 0 and self.pieces[i].start <= offset < self.pieces[i].end:
-            return self.pieces[i].segment
-        return None
+        found = self.pieces_in(offset, offset + 1)
+        return found[0].segment if found else None
 
 
 @dataclass

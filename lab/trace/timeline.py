@@ -6,13 +6,15 @@ Text for people, JSON for scripts and the grader. Both come from the same record
      "src": "127.0.0.1:51234", "dst": "127.0.0.1:8080", "flags": "PA",
      "seq": 1, "ack": 1, "len": 78, "range": [0, 78], "retransmission": false,
      "elements": [{"name": "request line", "start": 0, "end": 16, "detail": "...",
-                   "complete": true, "bytes": "GET / HTTP/1.1\\r\\n"}, ...]}
+                   "complete": true, "carried": [0, 16], "shown": [0, 16],
+                   "bytes": "GET / HTTP/1.1\\r\\n"}, ...]}
 
 ``seq`` and ``ack`` are relative, as Wireshark shows them (the SYN is 0); ``range`` is
 the part of the direction's stream this segment was the first to carry (None for a
 segment with no new bytes); each element's ``start``/``end`` are stream offsets and
-``bytes`` shows the part of the element inside this segment, escaped: ``\\r\\n``
-visible, other control bytes as ``\\xNN``, a mostly binary run as hex.
+``carried`` is the part of the element inside this segment and ``bytes`` shows the
+first `PREVIEW_BYTES` of it (``shown``), escaped: ``\\r\\n`` visible, other control
+bytes as ``\\xNN``, a mostly binary run as hex.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .reassembly import SEQ_MOD, Connection, Segment, Stream
 __all__ = ["Trace", "build_trace", "render_text", "render_json", "escape"]
 
 SHOW_BYTES = 96  # characters of escaped bytes shown per element in the text view
+PREVIEW_BYTES = 512  # bytes of an element escaped per segment (a 1 MiB body is not printed)
 
 TAP_NOTE = ("application-level byte tap: each entry is one send() or recv() call with its "
             "time; these are read/write boundaries, not TCP segments (no handshake, flags, "
@@ -68,28 +71,34 @@ def escape(data: bytes) -> str:
 def build_trace(mode: str, connections: list[Connection], elements: dict[int, list[Element]],
                 note: str = "") -> Trace:
     trace = Trace(mode, connections, elements, note=note or (TAP_NOTE if mode == "tap" else ""))
+    carried = {c.number: _carried(c, elements.get(c.number, [])) for c in connections}
     segments = sorted(((s, c) for c in connections for s in c.segments), key=lambda sc: (sc[0].time, sc[0].index))
     t0 = segments[0][0].time if segments else 0.0
     for seg, conn in segments:
-        trace.records.append(_record(seg, conn, elements.get(conn.number, []), t0))
+        trace.records.append(_record(seg, conn, carried[conn.number].get(seg.index, []), t0))
     return trace
 
 
-def _record(seg: Segment, conn: Connection, elements: list[Element], t0: float) -> dict[str, object]:
+def _carried(conn: Connection, elements: list[Element]) -> dict[int, list[dict[str, object]]]:
+    """For each segment, the parts of elements it carried, in stream order."""
+    by_segment: dict[int, list[tuple[int, dict[str, object]]]] = {}
+    for el in elements:
+        stream = conn.upstream if el.direction == ">" else conn.downstream
+        for piece in stream.pieces_in(el.start, el.end):
+            lo, hi = max(el.start, piece.start), min(el.end, piece.end)
+            shown = min(hi, lo + PREVIEW_BYTES)
+            by_segment.setdefault(piece.segment, []).append((lo, {
+                "name": el.name, "start": el.start, "end": el.end, "detail": el.detail,
+                "complete": el.start >= piece.start and el.end <= piece.end,
+                "carried": [lo, hi], "bytes": escape(stream.data[lo:shown]), "shown": [lo, shown],
+            }))
+    return {seg: [part for _, part in sorted(parts, key=lambda p: p[0])] for seg, parts in by_segment.items()}
+
+
+def _record(seg: Segment, conn: Connection, carried: list[dict[str, object]], t0: float) -> dict[str, object]:
     direction = conn.direction(seg)
     mine, other = (conn.upstream, conn.downstream) if direction == ">" else (conn.downstream, conn.upstream)
     pieces = mine.pieces_of(seg.index)
-    carried: list[dict[str, object]] = []
-    for piece in pieces:
-        for el in elements:
-            if el.direction != direction or el.end <= piece.start or el.start >= piece.end:
-                continue
-            lo, hi = max(el.start, piece.start), min(el.end, piece.end)
-            carried.append({
-                "name": el.name, "start": el.start, "end": el.end, "detail": el.detail,
-                "complete": el.start >= piece.start and el.end <= piece.end,
-                "bytes": escape(mine.data[lo:hi]), "shown": [lo, hi],
-            })
     span = [pieces[0].start, pieces[-1].end] if pieces else None
     return {
         "index": seg.index,
@@ -163,7 +172,7 @@ def render_text(trace: Trace) -> str:
             mark = "" if el["complete"] else " (part)"
             shown = el["bytes"]
             if len(shown) > SHOW_BYTES:
-                shown = shown[:SHOW_BYTES] + f"... ({el['shown'][1] - el['shown'][0]} bytes)"
+                shown = shown[:SHOW_BYTES] + f"... ({el['carried'][1] - el['carried'][0]} bytes here)"
             detail = f"  {el['detail']}" if el["detail"] and el["name"] not in ("request line", "status line") else ""
             lines.append(f"            {el['name'] + mark:<24} [{el['start']},{el['end']}){detail}")
             lines.append(f"              {shown}")
