@@ -1,6 +1,7 @@
 """Without the privilege to capture, `lab trace` says why and falls back; never a traceback."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -76,3 +77,27 @@ def test_trace_as_nobody_falls_back_or_explains(open_dir):
     # `lab trace --list` and `lab inspect` need no privilege at all.
     listing = _run_dropped(nobody, ["trace", "--list"], open_dir)
     assert listing.returncode == 0 and "hello" in listing.stdout
+
+
+def _user_namespaces_work() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--net", "true"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+def test_capture_works_in_a_user_namespace_with_its_own_lo(open_dir):
+    """The option the message names: `unshare --user --map-root-user --net`."""
+    require(_user_namespaces_work() and shutil.which("ip") is not None,
+            "needs unshare(1) with user namespaces enabled and ip(8)")
+    command = f"ip link set lo up && {sys.executable} -m lab.trace trace hello --json"
+    result = _run_in(["unshare", "--user", "--map-root-user", "--net", "sh", "-c", command], open_dir)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["mode"] == "capture"
+    assert [s["flags"] for s in doc["segments"][:3]] == ["S", "SA", "A"]
+
+
+def _run_in(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=90)
