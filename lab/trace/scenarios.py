@@ -136,7 +136,10 @@ class Client:
     def read_head(self) -> tuple[int, list[tuple[str, str]]]:
         head = self.read_until(b"\r\n\r\n").decode("latin-1")
         status_line, *lines = head[:-4].split("\r\n")
-        status = int(status_line.split(" ", 2)[1])
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise ValueError(f"not an HTTP response: {status_line[:80]!r}")
+        status = int(parts[1])
         headers = [(n, v.strip()) for n, _, v in (line.partition(":") for line in lines)]
         return status, headers
 
