@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import signal
 import sys
@@ -93,19 +94,35 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# name, one-line help, module, configure function, run function. Modules are imported
+# only to build their options: heavy dependencies (scapy) load when a command runs.
+SUBCOMMANDS = [
+    ("serve", "run the lab server", "lab.cli", "configure_serve", "run_serve"),
+    ("trace", "run a scenario and show its packets, annotated", "lab.trace.cli",
+     "configure_trace", "run_trace"),
+    ("inspect", "annotate a pcap of HTTP, SSE or WebSocket traffic", "lab.trace.cli",
+     "configure_inspect", "run_inspect"),
+]
+
+_DESCRIPTIONS = {
+    "serve": "Run the lab server. Prints one line 'listening on http://HOST:PORT "
+             "(io=MODEL, app=APP)' when ready; SIGINT or SIGTERM stop it gracefully.",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lab",
         description="The protocol lab: HTTP/1.1, SSE and WebSocket built by hand, "
-                    "served under six I/O models.",
+                    "served under six I/O models. With no command: lab serve.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve = sub.add_parser("serve", help="run the lab server",
-                           description="Run the lab server. Prints one line "
-                           "'listening on http://HOST:PORT (io=MODEL, app=APP)' when ready; "
-                           "SIGINT or SIGTERM stop it gracefully.")
-    configure_serve(serve)
-    serve.set_defaults(run=run_serve)
+    for name, help_text, module_name, configure, run in SUBCOMMANDS:
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=help_text,
+                                 description=_DESCRIPTIONS.get(name, help_text[0].upper() + help_text[1:] + "."))
+        getattr(module, configure)(command)
+        command.set_defaults(run=getattr(module, run))
     return parser
 
 

@@ -14,42 +14,31 @@ server's ordinary limit (16 MiB by default) and answer 413 past it.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import replace
+from pathlib import Path
 
+from protocols.errors import HTTPError
 from protocols.http1 import Request
 
-from ..app import Answer, Response, buffered, json_response
+from ..app import Answer, Response, buffered, json_response, text_response
 from ..broker import Broker
 from ..config import ServerConfig
+from ..offload import offload
 from ..patterns.common import limited
 from ..patterns.jobs import Jobs
 from ..patterns.topics import Topics
 from ..patterns.tus import Tus
 from ..patterns.uploads import Uploads
-from ..router import Router
+from ..router import Router, query_params, split_target
 from .echo import echo
 
 __all__ = ["make_lab_app", "LabApp"]
 
-_DASHBOARD = b"""<!doctype html>
-<html lang="en"><meta charset="utf-8"><title>The protocol lab</title>
-<h1>The protocol lab</h1>
-<p>HTTP/1.1 built by hand, served by this very server. Try:</p>
-<pre>curl -v http://HOST/echo -d 'hello'</pre>
-<h2>Request-response patterns</h2>
-<ul>
-<li>Upload: <code>curl -v http://HOST/uploads --data-binary @file</code>, then
-  <code>GET /uploads/{id}</code></li>
-<li>Resumable upload (tus 1.0.0): <code>curl -i -X OPTIONS http://HOST/files/</code></li>
-<li>Short polling: <code>curl -i http://HOST/jobs -d '{"seconds": 5}'</code>, then
-  <code>GET /jobs/{id}</code>; long polling: <code>GET /jobs/{id}?wait=30</code></li>
-<li>Topics: <code>curl http://HOST/topics/news -d 'hi'</code>;
-  <a href="/topics/news?after=0">/topics/news?after=0</a>;
-  long poll <a href="/topics/news?after=1&amp;wait=30">/topics/news?after=1&amp;wait=30</a>;
-  <a href="/topics/news/stats">/topics/news/stats</a></li>
-</ul>
-</html>
-"""
+# The dashboard is one static page; it talks to the endpoints below with fetch(),
+# EventSource-style streams and a WebSocket, and shows what it sent and received.
+_DASHBOARD = (Path(__file__).with_name("dashboard.html")).read_bytes()
+_HTML = [(b"Content-Type", b"text/html; charset=utf-8"), (b"Cache-Control", b"no-cache")]
 
 
 class LabApp:
@@ -67,6 +56,7 @@ class LabApp:
         self.router = router = Router()
         router.add(r"/", get=self.dashboard)
         router.add(r"/echo(?:/.*)?", any=limited(echo, max_body))
+        router.add(r"/work", get=work)
         router.add(r"/uploads", post=self.uploads.post)
         router.add(r"/uploads/(?P<id>[^/]+)", get=self.uploads.get)
         router.add(r"/files/?", options=self.tus.options, post=self.tus.create)
@@ -83,9 +73,7 @@ class LabApp:
         return self.router(request)
 
     def dashboard(self, request: Request) -> Response:
-        host = dict((n.lower(), v) for n, v in request.headers).get(b"host", b"127.0.0.1")
-        return Response(200, [(b"Content-Type", b"text/html; charset=utf-8")],
-                        _DASHBOARD.replace(b"HOST", host))
+        return Response(200, _HTML, _DASHBOARD)
 
     def stats(self, request: Request) -> Response:
         """Waiters across the app: broker subscribers (all topics) and held job polls."""
@@ -96,3 +84,21 @@ class LabApp:
 def make_lab_app(config: ServerConfig, broker: Broker | None = None) -> LabApp:
     """The lab app; pass `broker` to share one with other apps (one is made if not)."""
     return LabApp(config, broker)
+
+
+def work(request: Request) -> Answer:
+    """`GET /work?ms=20[&offload=1]`: a blocking call of `ms` milliseconds (a stand-in
+    for a slow disk read), made inline on the I/O thread, or on a worker thread."""
+    params = query_params(split_target(request.target)[1])
+    try:
+        ms = float(params.get("ms", "20"))
+    except ValueError:
+        raise HTTPError(400, "ms must be a number") from None
+    if not 0 <= ms <= 10_000:
+        raise HTTPError(400, "ms must be between 0 and 10000")
+
+    def block() -> Response:
+        time.sleep(ms / 1000)
+        return text_response(200, f"worked {ms:g} ms\n")
+
+    return offload(block) if params.get("offload") in ("1", "true") else block()

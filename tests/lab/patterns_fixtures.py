@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from protocols.http1 import NEED_DATA, Data, EndOfMessage, Response, ResponseParser
+from tests.skips import require
 
 ROOT = Path(__file__).resolve().parents[2]
 IO_MODELS = ("blocking", "threads", "pool", "epoll", "asyncio", "uvloop")
@@ -158,8 +159,7 @@ def raise_fd_limit(needed: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if hard < needed:
-        pytest.skip(f"needs {needed} open files, the hard limit is {hard}")
+    require(hard >= needed, f"needs {needed} open files, the hard limit is {hard}")
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:
