@@ -79,7 +79,7 @@ class Client:
 @dataclass
 class WakeupResult:
     clients: int  # polls opened
-    held: int  # polls the server held at once (its waiter count) before the publish
+    held: int  # polls the server held at once (its waiter count) before the publish; -1: unknown
     answered: int  # polls answered with the message within the timeout
     first: float | None  # seconds from the publish to the first answer
     last: float | None  # ... to the last answer: the scenario's headline number
@@ -87,46 +87,64 @@ class WakeupResult:
 
 
 def long_poll_wakeup(host: str, port: int, clients: int, *, topic: str | None = None,
-                     wait: float = 30.0, timeout: float = 30.0) -> WakeupResult:
+                     wait: float = 30.0, timeout: float = 30.0,
+                     settle: float = 5.0) -> WakeupResult:
     """Hold `clients` long polls on a fresh topic, publish once, time the answers.
 
-    Raise the soft open-files limit first for large N (each poll is one socket)."""
+    Waits up to `settle` s for the server to report every poll held (its stats request
+    may itself wait on `blocking` or a full `pool`: held is then -1, unknown), then
+    publishes and reads answers for up to `timeout` s. Raise the soft open-files limit
+    first for large N (each poll is one socket)."""
     topic = topic or f"wakeup-{time.monotonic_ns()}"
+    # Connection: close, so that on `pool` an answered poll frees its worker at once.
     request = format_request(b"GET", f"/topics/{topic}?after=0&wait={wait:g}".encode(),
-                             [(b"Host", host.encode())])
+                             [(b"Host", host.encode()), (b"Connection", b"close")])
     socks: list[socket.socket] = []
-    control = Client(host, port, timeout)
     try:
         for _ in range(clients):
             sock = socket.create_connection((host, port), timeout=timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.sendall(request)
             socks.append(sock)
-        held = _wait_for_waiters(control, topic, clients, give_up=time.monotonic() + timeout)
-        published = time.monotonic()
-        control.request("POST", f"/topics/{topic}", b"wake up")
-        arrivals = _read_answers(socks, published + timeout)
+        held = _wait_for_waiters(host, port, topic, clients, settle)
+        publisher = Client(host, port, timeout)
+        try:
+            publisher.send("POST", f"/topics/{topic}", b"wake up")
+            published = time.monotonic()  # the request is on its way
+            arrivals = _read_answers(socks, published + timeout)
+            try:
+                publisher.receive()
+            except (OSError, ConnectionError):
+                pass  # still queued (blocking, a full pool): the answers tell the story
+        finally:
+            publisher.close()
     finally:
         for sock in socks:
             sock.close()
-        control.close()
     delays = sorted(at - published for at in arrivals)
     return WakeupResult(clients, held, len(delays), delays[0] if delays else None,
                         delays[-1] if delays else None,
                         statistics.median(delays) if delays else None)
 
 
-def _wait_for_waiters(control: Client, topic: str, wanted: int, give_up: float) -> int:
-    held = 0
-    while time.monotonic() < give_up:
-        try:
+def _wait_for_waiters(host: str, port: int, topic: str, wanted: int, settle: float) -> int:
+    give_up = time.monotonic() + settle
+    held = -1
+    try:
+        control = Client(host, port, settle)
+    except OSError:
+        return held
+    try:
+        while time.monotonic() < give_up:
             status, body = control.request("GET", f"/topics/{topic}/stats")
-        except (OSError, ConnectionError):
-            return held  # blocking/pool: the control connection itself cannot get in
-        held = json.loads(body)["waiters"] if status == 200 else 0
-        if held >= wanted:
-            break
-        time.sleep(0.01)
+            held = json.loads(body)["waiters"] if status == 200 else -1
+            if held >= wanted:
+                break
+            time.sleep(0.01)
+    except (OSError, ConnectionError):
+        pass  # blocking/pool: the stats request itself could not get in
+    finally:
+        control.close()
     return held
 
 
@@ -232,3 +250,36 @@ def poll_delivery(host: str, port: int, *, mode: str = "long", messages: int = 2
         result.bytes_received = reader.bytes_received
         reader.close()
     return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m lab.patterns.probe wakeup|short|long --port P [...]`: one JSON line."""
+    import argparse
+    from dataclasses import asdict
+
+    parser = argparse.ArgumentParser(prog="python -m lab.patterns.probe",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("wakeup", "short", "long"))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--clients", type=int, default=100, help="wakeup: waiting clients")
+    parser.add_argument("--messages", type=int, default=20, help="short/long: messages")
+    parser.add_argument("--wait", type=float, default=30.0, help="long poll wait, seconds")
+    parser.add_argument("--timeout", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    if args.what == "wakeup":
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        result = asdict(long_poll_wakeup(args.host, args.port, args.clients, wait=args.wait,
+                                         timeout=args.timeout))
+    else:
+        delivery = poll_delivery(args.host, args.port, mode=args.what, messages=args.messages,
+                                 wait=args.wait, timeout=args.timeout)
+        result = asdict(delivery) | {"median_latency": delivery.median_latency}
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
