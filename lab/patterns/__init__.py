@@ -5,7 +5,8 @@
 - `jobs`: short polling with a handle, and long polling for its end (`/jobs`);
 - `topics`: publish, short poll and long poll of a topic in the broker (`/topics/{t}`).
 
-`common` holds the few helpers they share (reading a header, parsing a `wait=` query,
-refusing a buffered body past a limit). Each pattern module can be read on its own:
-its docstring names the spec sections it follows and the choices it makes.
+`probe` measures them from the client side (for `lab bench`); `common` holds the few
+helpers they share (reading a header, parsing a `wait=` query, refusing a buffered body
+past a limit). Each pattern module can be read on its own: its docstring names the spec
+sections it follows and the choices it makes.
 """

@@ -15,7 +15,7 @@ from protocols.http1 import Headers, Request
 
 from ..app import Answer, BodyReader, Deferred, Response
 
-__all__ = ["header", "has_header", "query_number", "limited", "LONG_POLL_MAX_WAIT"]
+__all__ = ["header", "query_number", "limited", "LONG_POLL_MAX_WAIT"]
 
 # The longest a long poll may be held, in seconds. Longer waits are clamped, not refused:
 # intermediaries commonly cut idle responses at 60 s (nginx proxy_read_timeout), so
@@ -32,10 +32,6 @@ def header(request: Request, name: bytes) -> bytes | None:
         if field.lower() == name:
             found = value
     return found
-
-
-def has_header(request: Request, name: bytes) -> bool:
-    return header(request, name) is not None
 
 
 def query_number(params: dict[str, str], name: str, *, default: float | None = None,
@@ -84,9 +80,9 @@ def limited(app: Callable[..., Answer], max_body: int) -> Callable[..., Answer]:
 
     def bounded(request: Request, **groups: str) -> Answer:
         length = header(request, b"content-length")
-        # The parser has validated Content-Length already (digits, one value).
-        if length is not None and length.split(b",")[0].strip().isdigit() \
-                and int(length.split(b",")[0]) > max_body:
+        # The parser has validated Content-Length already: digits, one value (a list
+        # of equal values is allowed, RFC 9112 §6.3), so the first item is the length.
+        if length is not None and int(length.split(b",")[0]) > max_body:
             raise HTTPError(413, f"body larger than {max_body} bytes")
         answer = app(request, **groups)
         if isinstance(answer, Response) or not hasattr(answer, "end"):
