@@ -134,3 +134,13 @@ def test_echo_keeps_the_servers_max_body(tmp_path):
         assert http.post(server.url("/echo"), content=b"x" * 1000).status_code == 200
         assert http.post(server.url("/echo"), content=b"x" * 1001).status_code == 413
         assert http.post(server.url("/uploads"), content=b"x" * 5000).status_code == 201
+
+
+def test_failed_uploads_leave_what_is_stored_untouched(lab_server):
+    stored = http.post(lab_server.url("/uploads"), content=b"keep me").json()["id"]
+    raw_request(lab_server, b"POST /uploads HTTP/1.1\r\nHost: x\r\n\r\n")  # 411
+    raw_request(lab_server, request_bytes("POST", "/uploads", {"Content-Length": str(1 << 40)}))
+    with lab_server.connect() as sock:  # dropped mid-body
+        sock.sendall(request_bytes("POST", "/uploads", {"Content-Length": "100"}) + b"half")
+    assert wait_until(lambda: not leftovers(lab_server), 5)
+    assert http.get(lab_server.url(f"/uploads/{stored}")).content == b"keep me"
