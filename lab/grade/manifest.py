@@ -6,8 +6,11 @@ grader, the exporters and the student kit all read it. Shape::
 
     id = "01-request-parsing"
     title = "Parse HTTP/1.1 requests"
-    reference = "protocols.http1.parser"      # the lab module the submission replaces
-    files = ["parser.py"]                     # what the student hands in
+    reference = "protocols.http1.parser"      # the lab module whose class the checks drive
+    files = ["head.py", "parser.py"]          # what the student hands in, in load order
+    [replaces]                                # each file takes the place of a lab module
+    "head.py" = "protocols.http1.head"
+    "parser.py" = "protocols.http1.parser"
     harness = "parser"                        # how checks reach the submission
     checks = "lab.grade.checks.request_parsing"   # where the check bodies live
     banned_imports = ["http.server", "h11"]   # plus the reference, always
@@ -83,6 +86,7 @@ class Manifest:
     banned_imports: tuple[str, ...]
     stages: tuple[Stage, ...]
     limits: dict = field(default_factory=dict)
+    replaces: dict = field(default_factory=dict)
     path: Path | None = None
 
     @property
@@ -104,7 +108,13 @@ class Manifest:
         return self.reference.rpartition(".")[0]
 
     def banned(self) -> list[str]:
-        return [*self.banned_imports, self.reference]
+        """Banned for the student. The replaced lab modules are not on the list: inside
+        the harness an import of one of them gets the student's own file."""
+        return list(self.banned_imports)
+
+    def modules(self) -> list[tuple[str, str]]:
+        """(file, module it replaces), in load order."""
+        return [(f, self.replaces[f]) for f in self.files]
 
     def check(self, name: str) -> CheckSpec:
         for c in self.all_checks:
@@ -174,7 +184,7 @@ def parse(data: dict, path: Path | None = None) -> Manifest:
         if not checks:
             raise ManifestError(f"{sw}: stage {sid!r} has no checks")
         stages.append(Stage(sid, str(st.get("title", sid)), tuple(checks)))
-    return Manifest(
+    manifest = Manifest(
         id=_need(data, "id", str, where),
         title=_need(data, "title", str, where),
         summary=str(data.get("summary", "")),
@@ -185,8 +195,15 @@ def parse(data: dict, path: Path | None = None) -> Manifest:
         banned_imports=tuple(data.get("banned_imports", ())),
         stages=tuple(stages),
         limits=dict(data.get("limits", {})),
+        replaces=dict(data.get("replaces", {})),
         path=path,
     )
+    missing = [f for f in manifest.files if f not in manifest.replaces]
+    if missing:
+        raise ManifestError(f"{where}: [replaces] has no lab module for {missing}")
+    if manifest.reference not in manifest.replaces.values():
+        raise ManifestError(f"{where}: reference {manifest.reference!r} is not one of the replaced modules")
+    return manifest
 
 
 def load(path: Path, validate_checks: bool = True) -> Manifest:

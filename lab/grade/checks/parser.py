@@ -163,12 +163,10 @@ class ParserCheck(Check):
 
     def run(self, ctx: Context) -> CheckOutcome:
         runs = self.jobs(ctx)
-        student_file = ctx.submission / ctx.manifest.files[0]
         job = {
-            "file": str(student_file),
-            "module": ctx.manifest.package + "._submission",
+            "modules": [[str(ctx.submission / f), m] for f, m in ctx.manifest.modules()],
             "reference": ctx.manifest.reference,
-            "banned": [b for b in ctx.manifest.banned() if b != ctx.manifest.reference],
+            "banned": ctx.manifest.banned(),
             "cases": [
                 {"id": f"{c.id}/{feed}", "data": c.data.decode("latin-1"), "chunks": chunks, "eof": c.eof, "limits": c.limits}
                 for c, feed, chunks in runs

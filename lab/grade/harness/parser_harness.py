@@ -3,13 +3,16 @@
 The grader never imports student code; this script does, in a confined subprocess. It
 reads one JSON job on stdin::
 
-    {"file": "/run/dir/parser.py", "module": "protocols.http1._submission",
+    {"modules": [["/run/dir/head.py", "protocols.http1.head"],
+                 ["/run/dir/parser.py", "protocols.http1.parser"]],
      "reference": "protocols.http1.parser", "banned": ["h11", ...],
      "cases": [{"id": "...", "data": "<latin-1 text>", "chunks": [3, 1, ...],
                 "eof": false, "limits": {"max_headers": 4}}]}
 
-loads the student's file as a module of the reference's package (so relative imports
-such as ``from .events import Request`` work the same as in the reference), then for
+loads each student file *in place of* the lab module it replaces (registered under the
+same name, in order, so the student's parser.py importing ``.head`` gets the student's
+head.py, and relative imports such as ``from .events import Request`` work exactly as in
+the reference), then for
 each case builds a parser, feeds the bytes in the given chunk sizes, drains events
 after every chunk until ``NEED_DATA`` and writes one JSON line per case to fd 3 (the
 grader's private channel; the student's prints go to stdout/stderr, which the grader
@@ -101,11 +104,10 @@ def run_case(module, case: dict) -> dict:
                     break
             if done:
                 break
-        if done and hasattr(parser, "trailing_data"):
-            trailing = parser.trailing_data
-            if isinstance(trailing, tuple):  # h11 style (bytes, closed)
-                trailing = trailing[0]
-            out["trailing"] = _text(trailing)
+        if done:
+            buffered = getattr(parser, "buffered", None)  # bytes received, not yet parsed
+            if isinstance(buffered, int):
+                out["buffered"] = buffered
     except MemoryError:
         out["exception"] = {"type": "MemoryError", "message": "out of memory"}
     except Exception as exc:  # noqa: BLE001 - the student's error is the result
@@ -119,6 +121,30 @@ def run_case(module, case: dict) -> dict:
     return out
 
 
+def _load(path: str, name: str, report):
+    """Execute the student's file as module ``name``, replacing the lab's."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    old = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # noqa: BLE001
+        if old is not None:
+            sys.modules[name] = old
+        if isinstance(exc, MemoryError):
+            report({"load_error": {"type": "MemoryError", "message": "out of memory while importing"}})
+        else:
+            report({"load_error": {"type": type(exc).__name__, "message": str(exc)[:300],
+                                   "file": os.path.basename(path),
+                                   "trace": traceback.format_exc(limit=-3)[-1500:]}})
+        raise
+    package, _, leaf = name.rpartition(".")
+    if package in sys.modules:
+        setattr(sys.modules[package], leaf, module)
+    return module
+
+
 def main() -> None:
     job = json.loads(sys.stdin.buffer.read())
     channel = os.fdopen(int(os.environ.get("LAB_GRADE_CHANNEL_FD", "3")), "w", buffering=1)
@@ -127,30 +153,24 @@ def main() -> None:
         channel.write(json.dumps(obj) + "\n")
         channel.flush()
 
+    import importlib
+
     import protocols.http1  # noqa: F401 - the events and errors the submission uses
 
+    reference = job["reference"]
+    real_class = getattr(importlib.import_module(reference), "RequestParser", None)
     sys.meta_path.insert(0, _Blocker(job.get("banned", []), report))
-    spec = importlib.util.spec_from_file_location(job["module"], job["file"])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[job["module"]] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException as exc:  # noqa: BLE001
-        if isinstance(exc, MemoryError):
-            report({"load_error": {"type": "MemoryError", "message": "out of memory while importing"}})
-        else:
-            report({"load_error": {"type": type(exc).__name__, "message": str(exc)[:300],
-                                   "trace": traceback.format_exc(limit=-3)[-1500:]}})
-        raise
+    module = None
+    for path, name in job["modules"]:
+        module = _load(path, name, report)
+    module = sys.modules[reference]
     cls = getattr(module, "RequestParser", None)
-    reference = job.get("reference")
     if cls is None:
         report({"load_error": {"type": "AttributeError", "message": "no RequestParser in your module"}})
         return
-    for klass in getattr(cls, "__mro__", ()):
-        if reference and klass.__module__ == reference:
-            report({"banned": f"{reference} (the reference solution)"})
-            return
+    if any(klass is real_class for klass in getattr(cls, "__mro__", ())):
+        report({"banned": f"{reference}.RequestParser (the lab's own reference parser)"})
+        return
     report({"loaded": True})
     for case in job["cases"]:
         report(run_case(module, case))
