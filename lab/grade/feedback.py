@@ -87,14 +87,108 @@ def nc_reproduction(data: bytes, port: int | str = "PORT") -> str:
     return f"printf '{body}' | nc 127.0.0.1 {port}"
 
 
-def python_reproduction(data: bytes, module: str = "parser", feed: str = "whole") -> str:
-    """A one-liner that feeds the same bytes to the student's parser, run from their folder."""
-    if feed == "one byte at a time":
-        loop = "[p.receive_data(bytes([c])) for c in d]"
-    else:
-        loop = "p.receive_data(d)"
-    code = (
-        f"from {module} import RequestParser; from protocols.http1 import NEED_DATA; "
-        f"p = RequestParser(); d = {data!r}; {loop}; print(*iter(p.next_event, NEED_DATA), sep='\\n')"
+def feed_reproduction(data: bytes, submission: str, exercise: str, feed: str = "whole") -> str:
+    """A one-liner that feeds the same bytes to the student's own modules, unsandboxed,
+    and prints each event (``python -m lab.grade.feed``)."""
+    mode = {"one byte at a time": " --bytewise"}.get(feed, "")
+    return (
+        f"python -m lab.grade.feed --exercise {exercise} --submission {shlex.quote(str(submission))}{mode} "
+        + shlex.quote(escape(data))
     )
-    return "python -c " + shlex.quote(code)
+
+
+# --- the text report -------------------------------------------------------------
+
+MARK = {"passed": "ok  ", "failed": "FAIL", "not_run": " -- "}
+LABEL_WIDTH = 11  # "  expected: "
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def check_line(check: dict) -> str:
+    mark = MARK.get(check["status"], "FAIL")
+    hidden = "  [hidden]" if check["hidden"] else ""
+    return (
+        f"  {mark} {check['number']:<5} {check['name']:<28} {_points(check['score']):>5}/{_points(check['max_score']):<4}"
+        f" {check['status']}{hidden}"
+    )
+
+
+def render_case(case: dict, indent: str = "        ") -> list[str]:
+    lines = [f"{indent}case {case['id']}, fed {case['feed']}" if case.get("feed") else f"{indent}case {case['id']}"]
+    label = lambda name: f"{indent}{name + ':':<{LABEL_WIDTH}} "  # noqa: E731
+    width = len(indent) + LABEL_WIDTH + 1
+    lines.append(label("sent") + case["sent"])
+    if case.get("caret_in") == "sent" and case.get("caret") is not None:
+        lines.append(caret_line(width, case["caret"]))
+    lines.append(label("expected") + case["expected"])
+    lines.append(label("got") + case["received"])
+    if case.get("caret_in") == "received" and case.get("caret") is not None:
+        lines.append(caret_line(width, case["caret"]))
+    if case.get("rule"):
+        lines.append(label("rule") + case["rule"])
+    if case.get("hint"):
+        lines.append(label("hint") + case["hint"])
+    if case.get("reproduce"):
+        lines.append(label("try") + case["reproduce"])
+    return lines
+
+
+def render_check(check: dict, verbose: bool = True) -> list[str]:
+    """One check. Hidden checks: name, category, status and points, nothing else."""
+    lines = [check_line(check)]
+    if check["hidden"]:
+        return lines
+    if check["status"] in ("passed",) or not verbose:
+        return lines
+    if check.get("message"):
+        lines.append(f"        {check['message']}")
+    if check["status"] == "not_run":
+        return lines
+    failing = [c for c in check.get("cases", []) if not c["passed"]]
+    for case in failing[:2]:
+        lines.extend(render_case(case))
+    if len(failing) > 2:
+        lines.append(f"        ... and {len(failing) - 2} more failing case(s)")
+    for stream in ("stdout", "stderr"):
+        text = check.get(stream) or ""
+        if text.strip():
+            tail = text.rstrip("\n").splitlines()[-15:]
+            lines.append(f"        your program's {stream} (last {len(tail)} lines):")
+            lines.extend(f"        | {line}" for line in tail)
+    if check["status"] != "passed":
+        lines.append(f"        replay:    {check['reproduce']}")
+    return lines
+
+
+def render_text(results: dict, verbose: bool = True) -> str:
+    from . import scoring
+
+    out = [
+        f"lab grade: {results['exercise']} ({results['title']})",
+        f"submission: {results['submission']}",
+        f"seed: {results['seed']}  (replay with --seed {results['seed']})",
+    ]
+    if not results.get("complete"):
+        out.append("NOTE: this run did not finish; checks not reached are listed as not_run")
+    if results.get("error"):
+        out.append(f"error: {results['error']}")
+    for msg in results.get("banned", []):
+        out.append(f"banned import: {msg}")
+    by_stage: dict[str, list[dict]] = {}
+    for check in results["checks"]:
+        by_stage.setdefault(check["stage"], []).append(check)
+    for i, stage in enumerate(results["stages"], 1):
+        checks = by_stage.get(stage["id"], [])
+        got = scoring.total(checks)
+        top = scoring.max_total(checks)
+        out.append("")
+        out.append(f"Stage {i}: {stage['title']} ({stage['id']})  {_points(got)}/{_points(top)}  {stage['status']}")
+        for check in checks:
+            out.extend(render_check(check, verbose))
+    out.append("")
+    total, top = scoring.total(results["checks"]), scoring.max_total(results["checks"])
+    out.append(f"Score: {_points(total)}/{_points(top)} ({scoring.percent(results['checks'])}%)")
+    return "\n".join(out) + "\n"

@@ -221,6 +221,7 @@ def grade(
                     limits=_limits(manifest, spec.timeout),
                     lab_root=lab_root,
                     reproduce=rec["reproduce"],
+                    origin=submission,
                 )
                 outcome = registry[spec.name].run(ctx)
             except Exception as exc:  # noqa: BLE001 - a grader fault is not the student's

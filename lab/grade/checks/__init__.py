@@ -50,6 +50,7 @@ class CaseResult:
     caret: int | None = None
     hint: str = ""
     reproduce: str = ""
+    origin: Path | None = None  # the submission folder as the student knows it
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -75,6 +76,7 @@ class Context:
     limits: SandboxLimits
     lab_root: Path | None = None
     reproduce: str = ""
+    origin: Path | None = None  # the submission folder as the student knows it
 
 
 class Check:

@@ -246,7 +246,7 @@ class ParserCheck(Check):
             rule=case.rule,
             feed=FEEDS[feed] + ("" if feed != "random" else f" {chunks}") + (", then EOF" if case.eof else ""),
         )
-        res.reproduce = feedback.python_reproduction(case.data, feed=FEEDS[feed])
+        res.reproduce = feedback.feed_reproduction(case.data, str(ctx.origin or ctx.submission), ctx.manifest.id, FEEDS[feed])
         if got is None:
             res.received = f"(no answer: {result.message or 'the harness stopped'})"
             return res
