@@ -127,8 +127,14 @@ def grade(
     out: Path | None = None,
     lab_root: Path | None = None,
     progress=None,
+    timeout: float | None = None,
+    keep_going: bool = False,
 ) -> dict:
-    """Grade one submission; returns the native results (also written to ``out``)."""
+    """Grade one submission; returns the native results (also written to ``out``).
+
+    ``timeout`` overrides every check's wall limit (the grader's own tests use short
+    ones); ``keep_going`` runs later stages even after a failing one (the mutation
+    matrix needs every check's verdict)."""
     submission = Path(submission).resolve()
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
     lab_root = Path(lab_root or os.environ.get("LAB_GRADE_LAB_ROOT") or LAB_ROOT).resolve()
@@ -189,7 +195,7 @@ def grade(
             for spec in st.checks:
                 by_name[spec.name]["message"] = f"not requested: grading stops at stage {manifest.stages[last_stage].id}"
             continue
-        if blocked_by is not None:
+        if blocked_by is not None and not keep_going:
             for spec in st.checks:
                 by_name[spec.name]["message"] = f"stage {blocked_by} did not pass: fix it first"
             continue
@@ -218,7 +224,7 @@ def grade(
                     spec=spec,
                     rng=random.Random(f"{seed}:{spec.name}"),
                     seed=seed,
-                    limits=_limits(manifest, spec.timeout),
+                    limits=_limits(manifest, timeout or spec.timeout),
                     lab_root=lab_root,
                     reproduce=rec["reproduce"],
                     origin=submission,
@@ -282,6 +288,7 @@ def grade_batch(
     seed: int | None = None,
     lab_root: Path | None = None,
     stream=sys.stderr,
+    only: list[str] | None = None,
 ) -> list[dict]:
     """Grade every folder in ``batch`` (one per student) ``jobs`` at a time. Writes
     ``out/<student>.json`` per student and ``out/gradebook.csv``; returns the rows."""
@@ -305,7 +312,7 @@ def grade_batch(
 
     def one(student: Path) -> tuple[str, dict]:
         try:
-            res = grade(manifest, student, seed=seed, out=out / f"{student.name}.json", lab_root=lab_root)
+            res = grade(manifest, student, seed=seed, out=out / f"{student.name}.json", lab_root=lab_root, only=only)
         except Exception as exc:  # noqa: BLE001
             res = {"checks": [], "score": 0.0, "max_score": manifest.max_score, "error": f"grader_error: {exc}"}
             write_json_atomic(out / f"{student.name}.json", res)

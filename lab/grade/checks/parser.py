@@ -175,7 +175,7 @@ class ParserCheck(Check):
         env = {"PYTHONPATH": str(ctx.lab_root)} if ctx.lab_root else {}
         box = Sandbox(["python", "-s", str(HARNESS)], workdir=ctx.submission, limits=ctx.limits, env=env)
         box.start(json.dumps(job).encode())
-        result = box.wait(ctx.spec.timeout)
+        result = box.wait(ctx.limits.wall_seconds)
         lines = [json.loads(x) for x in result.channel.decode("utf-8", "replace").splitlines() if x.startswith("{")]
         stdout = neutralize(result.stdout, total=result.stdout_total)
         stderr = neutralize(result.stderr, total=result.stderr_total)
