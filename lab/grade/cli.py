@@ -35,10 +35,11 @@ def configure_grade(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stage", help="grade stages 1..STAGE only (id or number); later stages are not_run")
     p.add_argument("--seed", type=int, help="replay a run: every random choice comes from this seed")
     p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default: %(default)s)")
-    p.add_argument("--out", "-o", type=Path,
-                   help="write the output here (a folder with --batch); json is rewritten after every check")
+    p.add_argument("--out", "-o", type=Path, help="write the output here (a folder with --batch)")
     p.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
-    p.add_argument("--results", type=Path, help="also keep the native results.json here, rewritten after every check")
+    p.add_argument("--results", type=Path,
+                   help="keep the full native results.json here (instructors: hidden checks included), "
+                        "rewritten after every check so a killed run still leaves valid JSON")
     p.add_argument("--batch", type=Path, metavar="SUBMISSIONS_DIR", help="grade every folder in this one (one per student)")
     p.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at once with --batch (default: %(default)s)")
     p.add_argument("--lab-root", type=Path, help=argparse.SUPPRESS)  # the lab providing `protocols`, for tests
@@ -88,7 +89,7 @@ def run_grade(args: argparse.Namespace) -> int:
         except KeyError:
             print(f"lab grade: no stage {args.stage!r} in {manifest.id}", file=sys.stderr)
             return 2
-    native = args.results or (args.out if args.format == "json" and args.out else None)
+    native = args.results
     results = grade(
         manifest, args.submission, seed=args.seed, stage=args.stage, only=args.only, out=native,
         lab_root=args.lab_root, progress=_progress(args.quiet),
@@ -96,7 +97,7 @@ def run_grade(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"seed: {results['seed']}", file=sys.stderr)
     text = export.EXPORTERS[args.format](results)
-    if args.out and args.out != native:
+    if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
     elif not args.out:

@@ -38,8 +38,10 @@ def _check_output(check: dict) -> str:
     return "\n".join(line.strip("\n") for line in render_check(check))
 
 
-def to_json(results: dict, student_view: bool = False) -> str:
-    if student_view:
+def to_json(results: dict, full: bool = False) -> str:
+    """The native results; hidden checks reduced to ``public_check`` unless ``full``
+    (the instructor's copy, ``lab grade --results FILE``)."""
+    if not full:
         results = {**results, "checks": [public_check(c) for c in results["checks"]]}
     return json.dumps(results, indent=2) + "\n"
 
