@@ -27,7 +27,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import scoring
+from . import sandbox, scoring
 from .banned import scan_submission
 from .checks import CheckOutcome, Context
 from .manifest import Manifest, check_registry
@@ -257,22 +257,10 @@ def grade(
         if not stage_ok:
             blocked_by = st.id
 
-    results["isolation"] = _isolation()
+    results["isolation"] = dict(sandbox.LAST_ISOLATION)
     results["finished"], results["complete"] = _now(), True
     save()
     return results
-
-
-def _isolation() -> dict:
-    from .sandbox import PIDS_CGROUP_ROOT, pick_python
-
-    root = os.geteuid() == 0
-    nobody = root and bool(pick_python(True))
-    return {
-        "user": "nobody" if nobody else ("root" if root else "self"),
-        "processes": "cgroup pids.max" if os.access(PIDS_CGROUP_ROOT, os.W_OK) else "watchdog on run token",
-        "network": "private netns, lo only" if root else "host (not confined)",
-    }
 
 
 def _student_dirs(batch: Path) -> list[Path]:

@@ -55,6 +55,8 @@ RUN_TOKEN_VAR = "LAB_GRADE_RUN"
 # Tokens of the runs this process started (newest last): the grader's tests assert
 # that none of them has a process left.
 RECENT_TOKENS: list[str] = []
+# How the newest run was confined (user, process tracking, network), for the results.
+LAST_ISOLATION: dict = {}
 LAB_ROOT = Path(__file__).resolve().parents[2]
 TRAMPOLINE = Path(__file__).resolve().with_name("_trampoline.py")
 PIDS_CGROUP_ROOT = Path("/sys/fs/cgroup/pids")
@@ -197,6 +199,8 @@ def _remove_cgroup(path: Path) -> None:
 def _reachable_by_other(path: str) -> bool:
     """True when every directory on the way is o+x and the file is o+rx."""
     p = Path(path).resolve()
+    if not p.exists():
+        return False
     for parent in reversed(p.parents):
         if not os.stat(parent).st_mode & stat.S_IXOTH:
             return False
@@ -269,6 +273,13 @@ class Sandbox:
         del RECENT_TOKENS[:-1000]
         self.is_root = os.geteuid() == 0
         want_nobody = self.is_root if drop_privileges is None else drop_privileges
+        # `nobody` must be able to read the code it runs (the lab, the harness): a lab
+        # unpacked under a private directory (e.g. pytest's tmp, /root) keeps the run as
+        # ourselves, confined by the cgroup and rlimits only.
+        code_paths = [str(LAB_ROOT), *(env or {}).get("PYTHONPATH", "").split(os.pathsep)]
+        code_paths += [a for a in argv if a.endswith(".py") and os.path.exists(a)]
+        if want_nobody and not all(_reachable_by_other(p) for p in code_paths if p):
+            want_nobody = False
         python = pick_python(want_nobody)
         if want_nobody and not python:
             want_nobody, python = False, sys.executable
@@ -281,6 +292,8 @@ class Sandbox:
             "processes": "cgroup pids.max" if self.cgroup else "watchdog on run token",
             "network": "private netns, lo only" if self.netns else "host (not confined)",
         }
+        LAST_ISOLATION.clear()
+        LAST_ISOLATION.update(self.isolation)
         self.argv = [python if a == "python" else a for a in argv]
         self.env = self._environment(env or {})
         self.proc: subprocess.Popen | None = None

@@ -131,3 +131,26 @@ def test_starter_keeps_the_reference_public_names_and_signatures():
         assert {k: v for k, v in ref.items() if k in starter} == starter
         public = {k for k in ref if k != "diagnose_fields"}  # a private helper of parse_fields
         assert public <= set(starter), public - set(starter)
+
+
+def test_gradescope_zip_and_run_autograder_produce_results_json(tmp_path):
+    import os
+    import zipfile
+
+    from lab.grade.gradescope import build
+
+    zpath = tmp_path / "autograder.zip"
+    names = build("01", zpath)
+    assert {"run_autograder", "setup.sh", "EXERCISE", "lab/grade/runner.py", "protocols/http1/parser.py",
+            "exercises/01-request-parsing/manifest.toml"} <= set(names)
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(zpath) as z:
+        z.extractall(root / "source")
+    os.chmod(root / "source" / "run_autograder", 0o755)
+    # a student who uploaded a folder: the script finds the files inside it
+    starter_submission(root / "submission" / "my-work")
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "LAB_PYTHON": sys.executable}
+    p = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads((root / "results" / "results.json").read_text())
+    assert doc["score"] == 0 and doc["max_score"] == EX01.max_score and len(doc["tests"]) == len(EX01.all_checks)
