@@ -196,8 +196,9 @@ def _remove_cgroup(path: Path) -> None:
             time.sleep(0.02)
 
 
-def _reachable_by_other(path: str) -> bool:
-    """True when every directory on the way is o+x and the file is o+rx."""
+def _reachable_by_other(path: str, executable: bool = False) -> bool:
+    """True when every directory on the way is o+x and the path is o+r (o+rx for a
+    directory or an ``executable``)."""
     p = Path(path).resolve()
     if not p.exists():
         return False
@@ -205,17 +206,18 @@ def _reachable_by_other(path: str) -> bool:
         if not os.stat(parent).st_mode & stat.S_IXOTH:
             return False
     mode = os.stat(p).st_mode
-    return bool(mode & stat.S_IXOTH and mode & stat.S_IROTH)
+    need_x = executable or stat.S_ISDIR(mode)
+    return bool(mode & stat.S_IROTH and (mode & stat.S_IXOTH or not need_x))
 
 
 def pick_python(run_as_nobody: bool) -> str:
     """The interpreter for student code: ours, or a same-version system one that
     ``nobody`` can execute when ours lives somewhere it cannot reach (e.g. /root)."""
-    if not run_as_nobody or _reachable_by_other(sys.executable):
+    if not run_as_nobody or _reachable_by_other(sys.executable, executable=True):
         return sys.executable
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for candidate in (f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
-        if os.path.exists(candidate) and _reachable_by_other(candidate):
+        if os.path.exists(candidate) and _reachable_by_other(candidate, executable=True):
             return candidate
     return ""
 

@@ -33,7 +33,7 @@ def test_untouched_starter_scores_zero_and_later_stages_are_not_run(tmp_path):
     assert stage1 == {"failed"}
     later = [c for c in res["checks"] if c["stage"] != "request-line"]
     assert later and all(c["status"] == "not_run" and "did not pass" in c["message"] for c in later)
-    assert [s["status"] for s in res["stages"]] == ["failed", "not_run", "not_run"]
+    assert [s["status"] for s in res["stages"]] == ["failed"] + ["not_run"] * (len(res["stages"]) - 1)
 
 
 def test_results_file_is_valid_json_after_every_check(tmp_path):
@@ -154,3 +154,16 @@ def test_seed_replays_the_same_split_points(tmp_path):
     a = CHECKS["header-fields"].jobs(type("C", (), {"rng": random.Random("42:header-fields")})())
     b = CHECKS["header-fields"].jobs(type("C", (), {"rng": random.Random("42:header-fields")})())
     assert [x[2] for x in a] == [x[2] for x in b]
+
+
+def test_server_that_never_listens_is_crashed_with_a_message(tmp_path):
+    c = _one(tmp_path, prelude="import sys as _sys\nif 'lab.grade.serve' in ' '.join(_sys.argv) or _sys.argv[0].endswith('serve.py'):\n    _sys.exit(3)",
+             check="lab-serves-with-your-parser", timeout=5)
+    assert c["status"] == "crashed" and "never printed `listening on" in c["message"]
+
+
+def test_server_that_hangs_before_listening_is_reported(tmp_path):
+    c = _one(tmp_path, prelude="import sys as _sys, time as _t\nif _sys.argv[0].endswith('serve.py'):\n    _t.sleep(3600)",
+             check="lab-serves-with-your-parser", timeout=3)
+    assert c["status"] in ("timeout", "crashed") and c["score"] == 0
+    assert "never printed `listening on" in c["message"]

@@ -16,7 +16,7 @@ MUTANTS = {
     "whitespace-before-colon-accepted": (
         [(H, '_FIELD_LINE = TOKEN + rb":', '_FIELD_LINE = TOKEN + rb"[ \\t]*:'),
          (H, '_FIELDS = re.compile(rb"(" + TOKEN + rb"):', '_FIELDS = re.compile(rb"(" + TOKEN + rb")[ \\t]*:')],
-        {"whitespace-before-colon"},
+        {"whitespace-before-colon", "lab-rejects-with-your-parser"},
     ),
     "oversized-header-is-400": (
         [(P, "raise HTTPError(431, f\"header section larger", "raise HTTPError(400, f\"header section larger")],
@@ -42,7 +42,7 @@ MUTANTS = {
     ),
     "505-is-400": (
         [(H, "raise HTTPError(505,", "raise HTTPError(400,")],
-        {"unsupported-version"},
+        {"unsupported-version", "lab-rejects-with-your-parser"},
     ),
     "request-line-limit-only-after-crlf": (
         [(P, "if line_end < 0 and size > self.limits.max_request_line:", "if False:")],
@@ -59,7 +59,7 @@ MUTANTS = {
     "any-field-name": (
         [(H, '_FIELD_LINE = TOKEN + rb":', '_FIELD_LINE = rb"[^:\\r\\n]+:'),
          (H, '_FIELDS = re.compile(rb"(" + TOKEN + rb"):', '_FIELDS = re.compile(rb"([^:\\r\\n]+):')],
-        {"bad-field-name", "whitespace-before-colon"},
+        {"bad-field-name", "whitespace-before-colon", "lab-rejects-with-your-parser"},
     ),
     "max-headers-off-by-one": (
         [(P, "if len(headers) > self.limits.max_headers:", "if len(headers) >= self.limits.max_headers:")],
@@ -68,7 +68,7 @@ MUTANTS = {
     "content-length-one-short": (
         [(P, "return ContentLengthReader(self._content_length(lengths))",
           "return ContentLengthReader(max(0, self._content_length(lengths) - 1))")],
-        {"content-length-body"},
+        {"content-length-body", "lab-serves-with-your-parser"},
     ),
     "chunked-ignored": (
         [(P, "        return ChunkedReader(self.limits)", "        return _NO_BODY")],

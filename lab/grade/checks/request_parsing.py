@@ -6,6 +6,10 @@ RFC it enforces: that sentence is what a student reads when the case fails.
 """
 from __future__ import annotations
 
+import base64
+import json
+
+from .net import ServerCase, ServerCheck
 from .parser import Case, ParserCheck, accept, data, eom, reject, req
 
 H = b"Host: example.com\r\n"
@@ -47,6 +51,27 @@ R_TE_CL = (
     "or process such a request in accordance with the Transfer-Encoding alone"
 )
 R_EMPTY = "RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF) received prior to the request-line"
+
+
+
+
+def echo_says(method: str, target: str, headers: list, body: bytes = b""):
+    """A body check for the lab's echo app: the request as the server understood it."""
+
+    def check(raw: bytes) -> str | None:
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            return "the echo app's body is not JSON: did the request reach the app?"
+        want = {"method": method, "target": target, "headers": headers, "body_base64": base64.b64encode(body).decode()}
+        got = {k: doc.get(k) for k in want}
+        if got != want:
+            wrong = [k for k in want if got[k] != want[k]]
+            return f"the echo app saw {', '.join(f'{k}={got[k]!r}' for k in wrong)}; expected " + ", ".join(
+                f"{k}={want[k]!r}" for k in wrong)
+        return None
+
+    return check
 
 
 CHECKS = {
@@ -175,6 +200,20 @@ CHECKS = {
                b"GET / HTTP/1.1\r\n" + H + b"".join(b"X-%d: %d\r\n" % (i, i) for i in range(99)) + b"\r\n",
                [req(b"GET", b"/", b"1.1", [HOST, *[(b"X-%d" % i, b"%d" % i) for i in range(99)]]), eom()],
                "exactly max_headers (100) field lines are accepted", feeds=("whole", "random")),
+    ]),
+    # --- stage 4: the whole lab, with the student's parser in place of the lab's ---
+    "lab-serves-with-your-parser": ServerCheck([
+        ServerCase("get-with-query", b"GET /a?b=c HTTP/1.1\r\nHost: x\r\nX-Lab: 1\r\n\r\n", 200,
+                   "lab serve --app echo answers with the request your parser produced",
+                   body_check=echo_says("GET", "/a?b=c", [["Host", "x"], ["X-Lab", "1"]])),
+        ServerCase("post-with-body", b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 200,
+                   "the body your parser framed reaches the app whole",
+                   body_check=echo_says("POST", "/up", [["Host", "x"], ["Content-Length", "5"]], b"hello")),
+    ]),
+    "lab-rejects-with-your-parser": ServerCheck([
+        ServerCase("space-before-colon", b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad : 1\r\n\r\n", 400, R_COLON_WS,
+                   headers=((b"Connection", b"close"),)),
+        ServerCase("http-2.0", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, R_505, headers=((b"Connection", b"close"),)),
     ]),
     "obsolete-line-folding": ParserCheck([
         Case("obs-fold", b"GET / HTTP/1.1\r\n" + H + b"X-Folded: a\r\n b\r\n\r\n",

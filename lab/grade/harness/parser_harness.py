@@ -141,7 +141,16 @@ def _load(path: str, name: str, report):
         raise
     package, _, leaf = name.rpartition(".")
     if package in sys.modules:
-        setattr(sys.modules[package], leaf, module)
+        pkg = sys.modules[package]
+        setattr(pkg, leaf, module)
+        # The package re-exports names from the module (`from .parser import
+        # RequestParser`): point those at the student's objects too, so code that
+        # imports them afterwards (the lab's server) uses the student's versions.
+        if old is not None:
+            for attr in dir(pkg):
+                value = getattr(pkg, attr)
+                if getattr(old, attr, None) is value and hasattr(module, attr) and attr != leaf:
+                    setattr(pkg, attr, getattr(module, attr))
     return module
 
 
