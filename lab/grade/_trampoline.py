@@ -8,7 +8,10 @@ run's confinement in the one order that works, then ``execve``s the real command
 2. leave the host network: a fresh network namespace holds only ``lo`` (brought up
    here), so student code can talk to 127.0.0.1 and nothing else;
 3. set rlimits (CPU, address space, open files, processes, file size);
-4. drop privileges (root only): setgroups([]), setgid, setuid to the run user.
+4. drop privileges (root only): setgroups([]), setgid, setuid to the run user;
+5. ask for SIGKILL when the grader dies (PR_SET_PDEATHSIG; set after the uid change,
+   which would clear it), so a grader killed with SIGKILL takes its run along. What the
+   run forked in the meantime stays in the run's cgroup, which the next grader sweeps.
 
 Any failure here is the grader's, not the student's: exit status 125 and one line on
 stderr starting with ``sandbox-setup:``; the sandbox reports it as ``grader_error``.
@@ -62,6 +65,13 @@ def main() -> None:
             os.setgroups([])
             os.setgid(spec["gid"])
             os.setuid(spec["uid"])
+        # After the uid change (which clears it): if the grader dies, so does this run.
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, 9)
+        if os.getppid() != spec.get("grader_pid", os.getppid()):
+            os._exit(SETUP_FAILED)  # the grader died before prctl took effect
         os.chdir(spec["cwd"])
         if spec.get("channel_fd") is not None:
             # The harness's private result channel is fd 3 in the child.

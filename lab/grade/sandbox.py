@@ -152,9 +152,46 @@ def tracked_pids(token: str) -> list[int]:
     return found
 
 
-def _make_cgroup(token: str, max_pids: int) -> Path | None:
+def sweep_stale_cgroups() -> list[str]:
+    """Kill and remove the cgroups of graders that no longer run (killed with SIGKILL
+    mid-run). A cgroup is named ``lab-grade-<grader pid>-<token>``."""
+    swept = []
     try:
-        path = PIDS_CGROUP_ROOT / f"lab-grade-{token}"
+        entries = list(PIDS_CGROUP_ROOT.glob("lab-grade-*-*"))
+    except OSError:
+        return swept
+    for path in entries:
+        try:
+            owner = int(path.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if owner == os.getpid() or Path(f"/proc/{owner}").exists():
+            continue
+        for _ in range(50):
+            pids = _cgroup_pids(path)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.02)
+        _remove_cgroup(path)
+        swept.append(path.name)
+    return swept
+
+
+_swept_once = False
+
+
+def _make_cgroup(token: str, max_pids: int) -> Path | None:
+    global _swept_once
+    if not _swept_once:
+        _swept_once = True
+        sweep_stale_cgroups()
+    try:
+        path = PIDS_CGROUP_ROOT / f"lab-grade-{os.getpid()}-{token}"
         path.mkdir()
     except OSError:
         return None
@@ -341,6 +378,7 @@ class Sandbox:
             "gid": self.user.pw_gid if self.user else None,
             "cwd": str(self.workdir),
             "channel_fd": channel_fd,
+            "grader_pid": os.getpid(),
             "argv": self.argv,
             "env": self.env,
         }
@@ -440,6 +478,9 @@ class Sandbox:
             time.sleep(0.02)
         self.proc.wait()
         if self.cgroup:
+            # The run may have hit pids.max and exited between two watchdog polls.
+            if _cgroup_hit_max(self.cgroup):
+                self.process_limit_hit = True
             _remove_cgroup(self.cgroup)
 
     def wait(self, timeout: float | None = None) -> RunResult:

@@ -54,7 +54,7 @@ def leftovers() -> dict[str, list[int]]:
     left = {}
     for token in sandbox.RECENT_TOKENS:
         pids = sandbox.tracked_pids(token)
-        cg = sandbox.PIDS_CGROUP_ROOT / f"lab-grade-{token}"
+        cg = sandbox.PIDS_CGROUP_ROOT / f"lab-grade-{os.getpid()}-{token}"
         if pids or cg.exists():
             left[token] = pids
     return left

@@ -125,7 +125,17 @@ def test_starter_keeps_the_reference_public_names_and_signatures():
                         out[f"{node.name}.{sub.name}"] = ast.unparse(sub.args)
         return out
 
+    def docs(path: Path) -> dict[str, str | None]:
+        tree = ast.parse(path.read_text())
+        out = {}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                out[node.name] = ast.get_docstring(node)
+        return out
+
     for f in EX01.files:
+        ref_docs, starter_docs = docs(REPO / "protocols" / "http1" / f), docs(EX01.directory / "starter" / f)
+        assert {k: ref_docs.get(k) for k in starter_docs} == starter_docs, f"{f}: docstrings differ from the reference"
         ref = api(REPO / "protocols" / "http1" / f)
         starter = api(EX01.directory / "starter" / f)
         assert {k: v for k, v in ref.items() if k in starter} == starter

@@ -167,3 +167,57 @@ def test_server_that_hangs_before_listening_is_reported(tmp_path):
              check="lab-serves-with-your-parser", timeout=3)
     assert c["status"] in ("timeout", "crashed") and c["score"] == 0
     assert "never printed `listening on" in c["message"]
+
+
+def test_a_grader_killed_mid_run_leaves_valid_json_and_no_process(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from lab.grade import sandbox
+
+    from .grade_helpers import REPO
+
+    sub = with_parser_prelude(tmp_path / "sub", "", HANG)
+    results = tmp_path / "r.json"
+    grader = subprocess.Popen(
+        [sys.executable, "-m", "lab.grade", "-e", "01", "-s", str(sub), "--results", str(results), "-q", "--seed", "1"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    mine = []
+    while time.monotonic() < deadline and not mine:  # wait until its first run is under way
+        time.sleep(0.1)
+        mine = list(sandbox.PIDS_CGROUP_ROOT.glob(f"lab-grade-{grader.pid}-*"))
+    time.sleep(0.5)
+    grader.send_signal(signal.SIGKILL)
+    grader.wait()
+    data = json.loads(results.read_text())
+    assert data["complete"] is False and {c["status"] for c in data["checks"]} == {"not_run"}
+    time.sleep(0.3)  # PR_SET_PDEATHSIG: the run dies with its grader
+    sandbox.sweep_stale_cgroups()  # what the next grader does first
+    assert not list(sandbox.PIDS_CGROUP_ROOT.glob(f"lab-grade-{grader.pid}-*"))
+    leaked = [p for p in os.listdir("/proc") if p.isdigit() and _env_has(p, str(sub))]
+    assert leaked == []
+
+
+def _env_has(pid: str, needle: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return needle.encode() in f.read()
+    except OSError:
+        return False
+
+
+def test_a_fault_in_a_check_body_is_grader_error_not_the_students(tmp_path, monkeypatch):
+    from lab.grade.checks.request_parsing import CHECKS
+
+    def broken(ctx):
+        raise KeyError("bug in the grader")
+
+    monkeypatch.setattr(CHECKS["simple-get"], "run", broken)
+    res = grade(EX01, reference_submission(tmp_path / "ref"), seed=1, only=["simple-get"])
+    c = res["checks"][0]
+    assert c["status"] == "grader_error" and c["score"] == 0 and "not your fault" in c["message"]
