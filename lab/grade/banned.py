@@ -48,8 +48,10 @@ class BannedImport:
     source: str
 
     def message(self) -> str:
-        return (
-            f"{self.file}:{self.line}: `{self.source.strip()}` imports {self.module!r}, which this "
+        from .sandbox import neutralize
+
+        return neutralize(
+            f"{self.file}:{self.line}: `{self.source.strip()[:120]}` imports {self.module!r}, which this "
             f"exercise does not allow ({self.banned!r} does the work you are asked to write)"
         )
 

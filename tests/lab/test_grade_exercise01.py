@@ -221,3 +221,15 @@ def test_a_fault_in_a_check_body_is_grader_error_not_the_students(tmp_path, monk
     res = grade(EX01, reference_submission(tmp_path / "ref"), seed=1, only=["simple-get"])
     c = res["checks"][0]
     assert c["status"] == "grader_error" and c["score"] == 0 and "not your fault" in c["message"]
+
+
+def test_control_bytes_in_exception_messages_are_escaped_everywhere(tmp_path):
+    from lab.grade import export
+
+    sub = with_parser_prelude(tmp_path / "sub", "", "def _boom(self):\n    raise ValueError('\\x1b[2J\\x00evil\\nline')\nRequestParser.next_event = _boom")
+    res = grade(EX01, sub, seed=1, only=["simple-get"])
+    for fmt in export.EXPORTERS.values():
+        out = fmt(res)
+        assert "\x1b" not in out and "\x00" not in out
+    import xml.etree.ElementTree as ET
+    ET.fromstring(export.to_junit(res))

@@ -196,7 +196,7 @@ class ParserCheck(Check):
         if load_errors:
             err = load_errors[0]
             outcome.status = "memory_limit" if err["type"] == "MemoryError" else "crashed"
-            outcome.message = f"importing your module failed: {err['type']}: {err['message']}"
+            outcome.message = neutralize(f"importing your module failed: {err['type']}: {err['message']}")
             return outcome
         if not any("loaded" in x for x in lines):
             outcome.status = "crashed"
@@ -253,12 +253,12 @@ class ParserCheck(Check):
         if "exception" in got:
             exc = got["exception"]
             where = f" at {exc['where'][-1]}" if exc.get("where") else ""
-            res.received = f"raised {exc['type']}: {exc['message']}{where}"
+            res.received = neutralize(f"raised {exc['type']}: {exc['message']}{where}").replace("\n", "\\n")
             res.hint = feedback.hint_for("not_implemented" if exc["type"] == "NotImplementedError" else "")
             return res
         if "error" in got:
             status = got["error"]["status"]
-            res.received = f"raise HTTPError(status={status})  # {got['error']['message']}"
+            res.received = f"raise HTTPError(status={status})  # " + neutralize(got["error"]["message"]).replace("\n", "\\n")
             if status in case.outcomes:
                 res.passed = True
                 return res
