@@ -522,7 +522,10 @@ class Sandbox:
         elif rc != 0:
             status = "crashed"
             if rc is not None and rc < 0:
-                message = f"killed by signal {signal.Signals(-rc).name}"
+                try:
+                    message = f"killed by signal {signal.Signals(-rc).name}"
+                except ValueError:
+                    message = f"killed by signal {-rc}"
             else:
                 message = f"exited with status {rc}"
         return RunResult(
