@@ -1,0 +1,106 @@
+"""Hello-world servers written with the libraries people use instead of the lab.
+
+`python -m lab.bench.peer_apps NAME --host 127.0.0.1 --port 0` binds the socket itself
+(port 0 = a free port), prints the same `listening on http://HOST:PORT (io=NAME,
+app=hello)` line as `lab serve`, then hands the socket to the library. The kernel
+queues connections from `listen()` on, so the line is honest before the library's loop
+runs; the harness also sends one GET before measuring.
+
+Each answers every request with `200 OK`, `text/plain`, `Hello, World!`: the `hello`
+app's contract, written the way each library's documentation writes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+
+BODY = b"Hello, World!"
+
+
+async def asgi_hello(scope, receive, send) -> None:  # the ASGI spec's hello world
+    assert scope["type"] == "http"
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"13")]})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+def run_uvicorn(sock: socket.socket, http: str) -> None:
+    import uvicorn
+
+    # httptools + uvloop is uvicorn's fast path ("uvicorn[standard]"); h11 is its pure-Python one.
+    loop = "uvloop" if http == "httptools" else "asyncio"
+    config = uvicorn.Config(asgi_hello, http=http, loop=loop, lifespan="off",
+                            access_log=False, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def run_aiohttp(sock: socket.socket) -> None:
+    from aiohttp import web
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(body=BODY, content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", hello)
+    web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=True)
+
+
+def run_stdlib(sock: socket.socket, nodelay: bool) -> None:
+    """ThreadingHTTPServer as shipped (Nagle on: two writes per response), or with TCP_NODELAY."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Hello(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # the default, HTTP/1.0, closes after every response
+        disable_nagle_algorithm = nodelay
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(BODY)))
+            self.end_headers()
+            self.wfile.write(BODY)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(sock.getsockname()[:2], Hello, bind_and_activate=False)
+    server.socket.close()
+    server.socket = sock
+    server.daemon_threads = True
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+RUNNERS = {
+    "uvicorn-httptools": lambda s: run_uvicorn(s, "httptools"),
+    "uvicorn-h11": lambda s: run_uvicorn(s, "h11"),
+    "aiohttp": run_aiohttp,
+    "stdlib-threading": lambda s: run_stdlib(s, nodelay=False),
+    "stdlib-threading-nodelay": lambda s: run_stdlib(s, nodelay=True),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab.bench.peer_apps")
+    parser.add_argument("name", choices=sorted(RUNNERS))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.listen(1024)
+    host, port = sock.getsockname()[:2]
+    print(f"listening on http://{host}:{port} (io={args.name}, app=hello)", flush=True)
+    RUNNERS[args.name](sock)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
