@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from .loadgen import ResponseError, ResponseReader, build_request
 
-__all__ = ["ServerSpec", "RunningServer", "ServerStartError", "lab_server", "free_port", "get"]
+__all__ = ["ServerSpec", "RunningServer", "ServerStartError", "lab_server", "free_port", "get", "child_env"]
 
 LISTENING = re.compile(r"listening on http://([^:/\s]+|\[[^\]]+\]):(\d+)")
 START_TIMEOUT = 15.0  # seconds; a cold Python import of uvicorn takes ~1 s on this machine
@@ -64,6 +64,16 @@ def lab_server(io: str, app: str = "hello", workers: int | None = None,
     return ServerSpec(name=name, kind="lab", argv=argv)
 
 
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment, with the project importable (`python -m lab...` from any cwd)."""
+    env = {**os.environ, **(extra or {})}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PROJECT_ROOT, env.get("PYTHONPATH")) if p)
+    return env
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port free right now, for servers that cannot bind port 0 and tell us (nginx)."""
     with socket.socket() as s:
@@ -94,7 +104,7 @@ class RunningServer:
         self.port = 0
         self.exit_code: int | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="lab-bench-server-", suffix=".log", delete=False)
-        env = {**os.environ, **spec.env}
+        env = child_env(spec.env)
 
         def in_child() -> None:  # runs after fork, before exec
             if cpus:
