@@ -16,9 +16,8 @@ subcommand, each printing JSON lines on stdout:
 
 Each connection is an `asyncio.Protocol`, not a stream: callbacks, no coroutine per
 request, which is what lets one Python core drive tens of thousands of requests/s.
-Responses are read by `ResponseReader`, a minimal strict reader of its own (status
-line, header fields, Content-Length framing): a server that sends something malformed
-is counted as an error, never as a success.
+Responses are read by the lab's own strict `protocols.http1.ResponseParser`: a server
+that sends something malformed is counted as an error, never as a success.
 """
 
 from __future__ import annotations
@@ -28,12 +27,15 @@ import array
 import asyncio
 import json
 import math
-import re
 import signal
 import socket
 import sys
 import time
 from dataclasses import dataclass, field
+
+from protocols.errors import HTTPError
+from protocols.http1 import Data, EndOfMessage, ResponseParser
+from protocols.http1 import Response as ParsedHead
 
 __all__ = [
     "percentile",
@@ -84,14 +86,6 @@ def latency_summary(latencies: list[float] | array.array) -> dict[str, float | N
 
 # ------------------------------------------------------------------ response reader
 
-# RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
-_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9]{2}) [\t \x21-\x7e\x80-\xff]*")
-# RFC 9110 §5.1, §5.5: field-name = token; no whitespace before the colon; the value
-# holds no CR, LF or NUL. Optional whitespace around the value is not part of it.
-_FIELD_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[\t ]*([\t \x21-\x7e\x80-\xff]*?)[\t ]*")
-# A response head this large from a hello-world server is a bug, not a load.
-MAX_HEAD_BYTES = 64 * 1024
-
 
 class ResponseError(Exception):
     """The server sent bytes that are not a valid HTTP/1.1 response."""
@@ -102,87 +96,45 @@ class Response:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
-
-    @property
-    def keep_alive(self) -> bool:
-        for name, value in self.headers:
-            if name.lower() == b"connection" and b"close" in value.lower():
-                return False
-        return True
+    keep_alive: bool
 
 
 class ResponseReader:
-    """Feed bytes, get complete responses. Content-Length framing only, checked strictly.
+    """Feed bytes, get complete final responses: `protocols.http1.ResponseParser` (the
+    lab's strict client-side parser, RFC 9112 §4 and §6.3) driven to EndOfMessage.
 
-    Not a general client parser (no chunked bodies, no read-until-close bodies): the
-    harness only reads hello-world-sized answers. The lead's
-    `protocols.http1.ResponseParser` will replace it.
+    Only GETs are sent, so no `expect()` calls are needed (the parser assumes GET).
+    A malformed response raises `ResponseError`: the load generator counts it as an
+    error, never as a success.
     """
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self._scan = 0  # where to resume looking for the blank line: never rescan
-        self._head: tuple[int, list[tuple[bytes, bytes]]] | None = None
-        self._body_length = 0
+        self._parser = ResponseParser()
+        self._head: ParsedHead | None = None
+        self._keep_alive = True
+        self._body: list[bytes] = []
 
     def feed(self, data: bytes) -> list[Response]:
-        self._buf += data
+        parser = self._parser
+        parser.receive_data(data)
         done: list[Response] = []
         while True:
-            response = self._next()
-            if response is None:
+            try:
+                event = parser.next_event()
+            except HTTPError as exc:
+                raise ResponseError(exc.message) from None
+            kind = type(event)
+            if kind is ParsedHead:
+                self._head, self._keep_alive = event, parser.keep_alive
+            elif kind is Data:
+                self._body.append(event.data)
+            elif kind is EndOfMessage:
+                head = self._head
+                if head is not None and head.status >= 200:  # 1xx are interim
+                    done.append(Response(head.status, head.headers, b"".join(self._body), self._keep_alive))
+                self._head, self._body = None, []
+            else:  # NEED_DATA, or ConnectionClosed: the transport reports the close
                 return done
-            if response.status >= 200:  # 1xx are interim: the real answer follows
-                done.append(response)
-
-    def _next(self) -> Response | None:
-        if self._head is None:
-            end = self._buf.find(b"\r\n\r\n", self._scan)
-            if end < 0:
-                self._scan = max(0, len(self._buf) - 3)
-                if len(self._buf) > MAX_HEAD_BYTES:
-                    raise ResponseError(f"response head longer than {MAX_HEAD_BYTES} bytes")
-                return None
-            head = bytes(self._buf[:end])
-            del self._buf[: end + 4]
-            self._scan = 0
-            self._head = self._parse_head(head)
-        status, headers = self._head
-        if len(self._buf) < self._body_length:
-            return None
-        body = bytes(self._buf[: self._body_length])
-        del self._buf[: self._body_length]
-        self._head = None
-        return Response(status, headers, body)
-
-    def _parse_head(self, head: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
-        lines = head.split(b"\r\n")
-        match = _STATUS_LINE.fullmatch(lines[0])
-        if match is None:
-            raise ResponseError(f"bad status line {lines[0][:80]!r}")
-        status = int(match.group(1))
-        headers: list[tuple[bytes, bytes]] = []
-        lengths: set[bytes] = set()
-        for line in lines[1:]:
-            field_match = _FIELD_LINE.fullmatch(line)
-            if field_match is None:
-                raise ResponseError(f"bad header line {line[:80]!r}")
-            name, value = field_match.groups()
-            headers.append((name, value))
-            lowered = name.lower()
-            if lowered == b"content-length":
-                lengths.add(value)
-            elif lowered == b"transfer-encoding":
-                raise ResponseError("Transfer-Encoding in a response: this minimal reader "
-                                    "reads Content-Length bodies only")
-        # RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no content.
-        if status < 200 or status in (204, 304):
-            self._body_length = 0
-        elif len(lengths) != 1 or not next(iter(lengths)).isdigit():
-            raise ResponseError(f"missing, differing or malformed Content-Length {sorted(lengths)}")
-        else:
-            self._body_length = int(next(iter(lengths)))
-        return status, headers
 
 
 def build_request(host: str, port: int, path: str) -> bytes:
