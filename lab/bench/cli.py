@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         "settings": {"scenarios": names, "io": ios, "peers": args.peers, "quick": args.quick,
                      "duration": args.duration, "load_tool": "wrk" if bench.wrk_path else "loadgen",
                      "server_cpus": sorted(bench.server_cpus or []), "load_cpus": sorted(bench.load_cpus or []),
-                     "fd_limit": [bench.fd_soft, bench.fd_hard]},
+                     "fd_limit": [bench.fd_soft, bench.fd_hard],
+                     "serve_cmd": args.serve_cmd},
         "notes": bench.notes,
         "scenarios": {},
     }
@@ -127,6 +128,10 @@ def _say_setup(bench: Bench, args: argparse.Namespace) -> None:
     else:
         bench.note("only one CPU available: server and load generator share it, figures are pessimistic")
     bench.note(f"open-files limit: soft {bench.fd_soft:,}, hard {bench.fd_hard:,} (soft raised to hard)")
+    load1 = os.getloadavg()[0]
+    if load1 >= 0.5:  # the harness itself is idle before it starts: this is someone else's work
+        bench.note(f"load average {load1:.2f} before the run: other work shares these CPUs, "
+                   "absolute figures will be low and noisy; compare ratios and CPU us/req")
 
 
 def main(argv: list[str] | None = None) -> int:
