@@ -200,9 +200,11 @@ class Bench:
         try:
             out, _ = proc.communicate(timeout=duration + 30)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
             raise LoadError("wrk did not finish") from None
+        finally:  # also on Ctrl-C: never leave our wrk running
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         return out
 
     def _load_loadgen(self, server: RunningServer, path: str, connections: int, duration: float,
@@ -259,7 +261,14 @@ class Bench:
                 "--port", str(server.port), "--path", path, "--requests", str(requests),
                 "--timeout", str(timeout)]
         proc = self._child(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out, err = proc.communicate(timeout=timeout * (requests + 1) + 30)
+        try:
+            out, err = proc.communicate(timeout=timeout * 2 + 30)  # it stops at its first timeout
+        except subprocess.TimeoutExpired:
+            raise LoadError("probe did not finish") from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         if not out.strip():
             raise LoadError("probe failed: " + (err.strip().splitlines() or ["no output"])[-1])
         result = json.loads(out.splitlines()[-1])
