@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             rows = scenario.run(bench)
             summary = scenario.summarize(rows) if scenario.summarize else []
             document["scenarios"][name] = {"title": scenario.title, "rows": rows, "summary": summary}
+            progress.clear()
             progress.say("\n" + format_table(scenario, rows, summary) + "\n")
     except KeyboardInterrupt:  # servers are stopped by their context managers, by PID
         interrupted = True

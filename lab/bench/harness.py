@@ -80,6 +80,14 @@ class Progress:
             if self.live and self._text:
                 self._draw()
 
+    def clear(self) -> None:
+        """Nothing runs now: erase the live line."""
+        with self._lock:
+            self._text = ""
+            if self.live:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+
     def close(self) -> None:
         self._stop.set()
         with self._lock:
