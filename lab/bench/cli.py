@@ -91,14 +91,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         for name in names:
             scenario = SCENARIOS[name]
-            rows = scenario.run(bench)
+            rows: list[dict] = []
+            document["scenarios"][name] = {"title": scenario.title, "rows": rows, "summary": []}
+            scenario.collect(bench, rows)  # rows fill as they are measured
             summary = scenario.summarize(rows) if scenario.summarize else []
-            document["scenarios"][name] = {"title": scenario.title, "rows": rows, "summary": summary}
+            document["scenarios"][name]["summary"] = summary
             progress.clear()
             progress.say("\n" + format_table(scenario, rows, summary) + "\n")
     except KeyboardInterrupt:  # servers are stopped by their context managers, by PID
         interrupted = True
-        bench.note("interrupted: the results below are partial")
+        bench.note("interrupted: the results are partial")
     finally:
         progress.close()
     document["finished"] = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()

@@ -281,6 +281,9 @@ async def run_load(host: str, port: int, path: str, connections: int, duration: 
 
 
 class _HoldConnection(asyncio.Protocol):
+    """`served` resolves to the status of the one response, or to the error that stopped
+    it: a result, never an exception, so an unwaited future never logs at exit."""
+
     def __init__(self, request: bytes) -> None:
         self.request = request
         self.reader = ResponseReader()
@@ -296,14 +299,14 @@ class _HoldConnection(asyncio.Protocol):
             responses = self.reader.feed(data)
         except ResponseError as exc:
             if not self.served.done():
-                self.served.set_exception(exc)
+                self.served.set_result(exc)
             return
         if responses and not self.served.done():
             self.served.set_result(responses[0].status)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.served.done():
-            self.served.set_exception(ConnectionError("closed before the response"))
+            self.served.set_result(ConnectionError("closed before the response"))
 
 
 async def hold_idle(host: str, port: int, path: str, count: int, setup_timeout: float,
@@ -316,20 +319,29 @@ async def hold_idle(host: str, port: int, path: str, count: int, setup_timeout: 
     outcome = {"served": 0, "failed": 0, "timed_out": 0}
 
     async def one() -> None:
-        async with gate:
+        async with gate:  # only the connects are gated, not the wait for the answer
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                outcome["timed_out"] += 1
+                return
             try:
-                _, conn = await loop.create_connection(lambda: _HoldConnection(request), host, port)
+                # A server that does not accept fills its listen backlog; after that the
+                # kernel drops our SYNs and retries them for minutes: bound the wait.
+                _, conn = await asyncio.wait_for(
+                    loop.create_connection(lambda: _HoldConnection(request), host, port), remaining)
+            except asyncio.TimeoutError:
+                outcome["timed_out"] += 1
+                return
             except OSError:
                 outcome["failed"] += 1
                 return
-            held.append(conn)
-            try:
-                await asyncio.wait_for(asyncio.shield(conn.served), deadline - loop.time())
-                outcome["served"] += 1
-            except asyncio.TimeoutError:
-                outcome["timed_out"] += 1
-            except (ResponseError, ConnectionError):
-                outcome["failed"] += 1
+        held.append(conn)
+        try:
+            answer = await asyncio.wait_for(asyncio.shield(conn.served), deadline - loop.time())
+        except asyncio.TimeoutError:
+            outcome["timed_out"] += 1  # connected, but not served in time
+            return
+        outcome["served" if isinstance(answer, int) else "failed"] += 1
 
     started = loop.time()
     deadline = started + setup_timeout

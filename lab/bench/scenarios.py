@@ -1,21 +1,22 @@
 """The scenarios `lab bench` can run, in a registry: adding one is one decorated function.
 
-A scenario function takes the `Bench` (settings and tools) and returns rows: flat dicts
-of measured figures, one per server and setting. A row that could not be measured
+A scenario function takes the `Bench` (settings and tools) and yields rows: flat dicts
+of measured figures, one per server and setting, as each is measured (so a Ctrl-C keeps
+what was measured). A row that could not be measured
 carries `error` (a sentence) instead of figures, and the table shows it. The decorator
 names the columns of the terminal table and the chart(s) drawn from the rows.
 
 Later issues add `long-poll`, `sse-fanout` and `patterns` here the same way:
 
     @scenario("sse-fanout", "SSE fan-out", columns=[...], charts=[Chart(...)])
-    def sse_fanout(bench: Bench) -> list[dict]: ...
+    def sse_fanout(bench: Bench) -> Iterator[dict]: ...
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from . import procstats
 from .harness import Bench, LoadError
@@ -50,19 +51,30 @@ class Chart:
 class Scenario:
     name: str
     title: str
-    run: Callable[[Bench], list[dict]]
+    run: Callable[[Bench], Iterator[dict]]
     columns: list[Column]
     charts: list[Chart] = field(default_factory=list)
-    summarize: Callable[[list[dict]], list[str]] | None = None  # extra lines: ratios, targets
+    finish: Callable[[list[dict]], None] | None = None  # adds figures across rows (ratios)
+    summarize: Callable[[list[dict]], list[str]] | None = None  # extra lines: targets
+
+    def collect(self, bench: Bench, rows: list[dict]) -> None:
+        """Append each row to `rows` as it is measured; `finish` them even if interrupted."""
+        try:
+            for row in self.run(bench):
+                rows.append(row)
+        finally:
+            if self.finish is not None:
+                self.finish(rows)
 
 
 SCENARIOS: dict[str, Scenario] = {}
 
 
 def scenario(name: str, title: str, columns: list[Column], charts: list[Chart] = (),
+             finish: Callable[[list[dict]], None] | None = None,
              summarize: Callable[[list[dict]], list[str]] | None = None):
-    def register(run: Callable[[Bench], list[dict]]) -> Callable[[Bench], list[dict]]:
-        SCENARIOS[name] = Scenario(name, title, run, list(columns), list(charts), summarize)
+    def register(run: Callable[[Bench], Iterator[dict]]) -> Callable[[Bench], Iterator[dict]]:
+        SCENARIOS[name] = Scenario(name, title, run, list(columns), list(charts), finish, summarize)
         return run
 
     return register
@@ -132,19 +144,19 @@ def hello_summary(rows: list[dict]) -> list[str]:
         Column("rss_kib", "RSS KiB", "{:,}"), Column("threads", "threads"), Column("tool", "tool"),
     ],
     charts=[Chart("rps", "hello: requests/s (keep-alive GET)", "rps", "req/s", "concurrency", "server")],
+    finish=add_ratios,
     summarize=hello_summary,
 )
-def hello(bench: Bench) -> list[dict]:
+def hello(bench: Bench) -> Iterator[dict]:
     levels = [64] if bench.quick else HELLO_LEVELS
     duration = bench.seconds(5.0, 3.0)
     warmup = 0.5 if bench.quick else 1.0
-    rows: list[dict] = []
     servers = hello_servers(bench)
     for n, (spec, name, skipped) in enumerate(servers, 1):
         kind = spec.kind if spec else "peer"
         bases = [{"server": name, "kind": kind, "concurrency": c} for c in levels]
         if skipped:
-            rows += [{**b, "error": skipped} for b in bases]
+            yield from ({**b, "error": skipped} for b in bases)
             continue
         bench.progress.set(f"[hello {n}/{len(servers)}] {name}: starting")
         try:
@@ -153,13 +165,11 @@ def hello(bench: Bench) -> list[dict]:
                     bench.progress.set(f"[hello {n}/{len(servers)}] {name} c={base['concurrency']}",
                                        duration + warmup)
                     try:
-                        rows.append({**base, **bench.load(server, "/", base["concurrency"], duration, warmup)})
+                        yield {**base, **bench.load(server, "/", base["concurrency"], duration, warmup)}
                     except LoadError as exc:
-                        rows.append(_failed(base, exc))
+                        yield _failed(base, exc)
         except ServerStartError as exc:
-            rows += [_failed(b, exc) for b in bases]
-    add_ratios(rows)
-    return rows
+            yield from (_failed(b, exc) for b in bases)
 
 
 # ----------------------------------------------------------------- blocking-work
@@ -173,8 +183,8 @@ EVENT_LOOP_MODELS = ["epoll", "asyncio", "uvloop"]  # those whose loop a blockin
 
 
 def work_plan(bench: Bench) -> list[tuple[str, str, int | None]]:
-    """(io, variant, workers) to run: every model once; pool and each event-loop model
-    with the call offloaded, at each worker count."""
+    """(io, variant, workers) to run: every model once with the call inline, `pool` at
+    each worker count, and each event-loop model once more with the call offloaded."""
     plan: list[tuple[str, str, int | None]] = []
     for io in bench.ios:
         if io == "pool":
@@ -182,19 +192,31 @@ def work_plan(bench: Bench) -> list[tuple[str, str, int | None]]:
         else:
             plan.append((io, "inline", None))
         if io in EVENT_LOOP_MODELS:
-            plan += [(io, "offload", w) for w in WORK_WORKERS]
+            plan.append((io, "offload", None))
     return plan
 
 
+def offload_threads() -> int | None:
+    """The size of the lab's offload pool (`lab.offload.WORKERS`), read from the code."""
+    try:
+        from lab.offload import WORKERS
+    except ImportError:
+        return None
+    return WORKERS
+
+
 def ideal_rps(io: str, variant: str, workers: int | None, connections: int, ms: float) -> float | None:
-    """What the model could do at best: requests in parallel / the call's duration.
+    """What the model could do at best: calls in parallel / the call's duration.
     Not a measurement: the yardstick the measured req/s is read against."""
     per_second = 1000 / ms
-    if variant == "offload" or io == "pool":
-        return None if workers is None else min(workers, connections) * per_second
+    if variant == "offload":
+        threads = offload_threads()
+        return None if threads is None else min(threads, connections) * per_second
+    if io == "pool":
+        return min(workers or connections, connections) * per_second
     if io == "threads":
         return connections * per_second
-    return per_second  # blocking, and event loops stalled by the call: one at a time
+    return per_second  # blocking, and event loops stalled by the call: one call at a time
 
 
 @scenario(
@@ -209,10 +231,9 @@ def ideal_rps(io: str, variant: str, workers: int | None, connections: int, ms: 
     charts=[Chart("rps", f"blocking-work: req/s, {WORK_MS} ms blocking call, {WORK_CONNECTIONS} connections",
                   "rps", "req/s", "workers", "label")],
 )
-def blocking_work(bench: Bench) -> list[dict]:
+def blocking_work(bench: Bench) -> Iterator[dict]:
     duration = bench.seconds(5.0, 3.0)
     warmup = 0.5 if bench.quick else 1.0
-    rows = []
     plan = work_plan(bench)
     for n, (io, variant, workers) in enumerate(plan, 1):
         path = (OFFLOAD_PATH if variant == "offload" else WORK_PATH).format(ms=WORK_MS)
@@ -223,12 +244,12 @@ def blocking_work(bench: Bench) -> list[dict]:
         bench.progress.set(f"[blocking-work {n}/{len(plan)}] {label} workers={base['workers']}", duration + warmup)
         try:
             with bench.start(lab_server(io, "lab", workers, bench.serve_cmd), check_path=path) as server:
-                rows.append({**base, **bench.load(server, path, WORK_CONNECTIONS, duration, warmup)})
+                row = {**base, **bench.load(server, path, WORK_CONNECTIONS, duration, warmup)}
         except (ServerStartError, LoadError) as exc:
             if "answered 404" in str(exc):
-                exc = ServerStartError(f"{exc}: the lab app has no /work endpoint yet (lab/apps/work.py)")
-            rows.append(_failed(base, exc))
-    return rows
+                exc = ServerStartError(f"{exc}: this lab app has no /work endpoint")
+            row = _failed(base, exc)
+        yield row
 
 
 # -------------------------------------------------------------- idle-connections
@@ -255,24 +276,23 @@ FRESH_TIMEOUT = 2.0  # seconds: longer than this and "a fresh client is served q
               "connections", "server"),
     ],
 )
-def idle_connections(bench: Bench) -> list[dict]:
+def idle_connections(bench: Bench) -> Iterator[dict]:
     counts = [1000] if bench.quick else IDLE_COUNTS
     setup_timeout = 5.0 if bench.quick else 15.0
-    rows = []
     runs = [(io, n) for io in bench.ios for n in counts]
     for k, (io, count) in enumerate(runs, 1):
         base = {"server": io, "kind": "lab", "connections": count}
         if count + FD_MARGIN > bench.fd_hard:
             bench.note(f"idle-connections {count:,} needs ~{count + FD_MARGIN:,} open files per process; "
                        f"the hard limit is {bench.fd_hard:,} and cannot be raised: skipped")
-            rows.append({**base, "error": f"fd hard limit {bench.fd_hard:,} < {count + FD_MARGIN:,}"})
+            yield {**base, "error": f"fd hard limit {bench.fd_hard:,} < {count + FD_MARGIN:,}"}
             continue
         bench.progress.set(f"[idle-connections {k}/{len(runs)}] {io}: {count:,} idle connections")
         try:
-            rows.append({**base, **measure_idle(bench, io, count, setup_timeout)})
+            row = {**base, **measure_idle(bench, io, count, setup_timeout)}
         except (ServerStartError, LoadError) as exc:
-            rows.append(_failed(base, exc))
-    return rows
+            row = _failed(base, exc)
+        yield row
 
 
 def measure_idle(bench: Bench, io: str, count: int, setup_timeout: float) -> dict:

@@ -344,15 +344,23 @@ def test_svg_of_no_figures_says_so() -> None:
     assert any("no figures" in (el.text or "") for el in root.iter())
 
 
-def test_a_scenario_is_one_registered_function() -> None:
-    @scenario("test-only", "a test scenario", columns=[Column("server", "server")])
-    def test_only(bench) -> list[dict]:
-        return [{"server": "x"}]
+def test_a_scenario_is_one_registered_generator_and_keeps_rows_when_interrupted() -> None:
+    def finish(rows: list[dict]) -> None:
+        rows.append({"server": "finished"})
 
+    @scenario("test-only", "a test scenario", columns=[Column("server", "server")], finish=finish)
+    def test_only(bench):
+        yield {"server": "x"}
+        raise KeyboardInterrupt
+
+    rows: list[dict] = []
     try:
-        assert SCENARIOS["test-only"].run(None) == [{"server": "x"}]
+        with pytest.raises(KeyboardInterrupt):
+            SCENARIOS["test-only"].collect(None, rows)
     finally:
         del SCENARIOS["test-only"]
+    # what was measured before the Ctrl-C is kept, and finished
+    assert rows == [{"server": "x"}, {"server": "finished"}]
 
 
 def test_cli_lists_take_commas_and_repeats_and_refuse_unknown_names() -> None:
