@@ -260,6 +260,21 @@ FRESH_REQUESTS = 100  # the fresh client's requests while the idle ones are held
 FRESH_TIMEOUT = 2.0  # seconds: longer than this and "a fresh client is served quickly" is false
 
 
+IDLE_TARGETS_KIB = {"epoll": 2.0, "asyncio": 6.0, "uvloop": 6.0}  # issue 3, at 10,000 connections
+
+
+def idle_summary(rows: list[dict]) -> list[str]:
+    lines = []
+    for io, target in IDLE_TARGETS_KIB.items():
+        row = next((r for r in rows if r["server"] == io and r["connections"] == 10000
+                    and r.get("rss_per_conn_kib") is not None), None)
+        if row is not None:
+            verdict = "met" if row["rss_per_conn_kib"] <= target else "NOT met"
+            lines.append(f"target {io} <= {target:g} KiB per idle connection at 10,000: "
+                         f"{row['rss_per_conn_kib']:.2f} KiB ({verdict})")
+    return lines
+
+
 @scenario(
     "idle-connections", "idle-connections: memory and threads per held keep-alive connection",
     columns=[
@@ -275,6 +290,7 @@ FRESH_TIMEOUT = 2.0  # seconds: longer than this and "a fresh client is served q
         Chart("fresh", "idle-connections: a fresh client's p99 while they are held", "fresh_p99_ms", "ms",
               "connections", "server"),
     ],
+    summarize=idle_summary,
 )
 def idle_connections(bench: Bench) -> Iterator[dict]:
     counts = [1000] if bench.quick else IDLE_COUNTS
