@@ -23,7 +23,9 @@ from lab.bench import procstats, wrk
 from lab.bench.cli import _names
 from lab.bench.loadgen import ResponseError, ResponseReader, latency_summary, percentile, run_load
 from lab.bench.report import format_table, svg_chart, write_outputs
-from lab.bench.scenarios import SCENARIOS, Chart, Column, scenario
+from lab.bench.scenarios import (
+    SCENARIOS, Chart, Column, add_ratios, hello_summary, idle_summary, ideal_rps, scenario, work_plan,
+)
 from lab.bench.servers import RunningServer, ServerSpec, ServerStartError, child_env, get
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -361,6 +363,35 @@ def test_a_scenario_is_one_registered_generator_and_keeps_rows_when_interrupted(
         del SCENARIOS["test-only"]
     # what was measured before the Ctrl-C is kept, and finished
     assert rows == [{"server": "x"}, {"server": "finished"}]
+
+
+def test_ratios_are_to_uvicorn_httptools_at_the_same_concurrency() -> None:
+    rows = [{"server": "epoll", "concurrency": 1, "rps": 300.0},
+            {"server": "epoll", "concurrency": 64, "rps": 9000.0},
+            {"server": "uvicorn-httptools", "concurrency": 64, "rps": 3000.0},
+            {"server": "nginx", "concurrency": 64, "error": "did not start"}]
+    add_ratios(rows)
+    assert rows[1]["ratio"] == 3.0 and rows[1]["ratio_to"] == "uvicorn-httptools"
+    assert rows[0]["ratio"] == 1.0 and rows[0]["ratio_to"] == "epoll"  # no baseline at c=1: the first
+    assert "ratio" not in rows[3]
+    assert hello_summary(rows) == ["target epoll >= 2x uvicorn-httptools at c=64: 3.00x (met)"]
+
+
+def test_idle_targets_are_read_at_ten_thousand_connections() -> None:
+    rows = [{"server": "epoll", "connections": 10000, "rss_per_conn_kib": 2.5},
+            {"server": "uvloop", "connections": 1000, "rss_per_conn_kib": 1.0}]
+    assert idle_summary(rows) == ["target epoll <= 2 KiB per idle connection at 10,000: 2.50 KiB (NOT met)"]
+
+
+def test_blocking_work_plan_and_its_ideal() -> None:
+    from types import SimpleNamespace
+
+    plan = work_plan(SimpleNamespace(ios=["blocking", "pool", "asyncio"]))
+    assert plan == [("blocking", "inline", None), ("pool", "inline", 4), ("pool", "inline", 16),
+                    ("pool", "inline", 64), ("asyncio", "inline", None), ("asyncio", "offload", None)]
+    assert ideal_rps("pool", "inline", 16, 64, 20) == 800
+    assert ideal_rps("threads", "inline", None, 64, 20) == 3200
+    assert ideal_rps("epoll", "inline", None, 64, 20) == 50
 
 
 def test_cli_lists_take_commas_and_repeats_and_refuse_unknown_names() -> None:
