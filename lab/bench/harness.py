@@ -265,20 +265,30 @@ class Bench:
 
     def probe(self, server: RunningServer, path: str, requests: int, timeout: float) -> dict:
         """A fresh client's requests, from the load CPU."""
-        argv = [sys.executable, "-m", "lab.bench.loadgen", "probe", "--host", server.host,
-                "--port", str(server.port), "--path", path, "--requests", str(requests),
-                "--timeout", str(timeout)]
-        proc = self._child(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        result = self.client(["lab.bench.loadgen", "probe", "--host", server.host, "--port", str(server.port),
+                              "--path", path, "--requests", str(requests), "--timeout", str(timeout)],
+                             timeout=timeout * 2 + 30)  # it stops at its first timeout
+        result.pop("event", None)
+        return result
+
+    def client(self, module_argv: list[str], timeout: float) -> dict:
+        """Run `python -m MODULE ARGS` on the load CPU; its last stdout line, as JSON.
+
+        Any client that prints one JSON line fits: `lab.bench.loadgen probe`, or
+        `lab.patterns.probe wakeup --port P --clients N` for a long-poll scenario."""
+        proc = self._child([sys.executable, "-m", *module_argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            out, err = proc.communicate(timeout=timeout * 2 + 30)  # it stops at its first timeout
+            out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise LoadError("probe did not finish") from None
-        finally:
+            raise LoadError(f"{module_argv[0]} did not finish in {timeout:g}s") from None
+        finally:  # also on Ctrl-C: never leave our client running
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        if not out.strip():
-            raise LoadError("probe failed: " + (err.strip().splitlines() or ["no output"])[-1])
-        result = json.loads(out.splitlines()[-1])
-        result.pop("event", None)
-        return result
+        lines = out.strip().splitlines()
+        if not lines:
+            raise LoadError(f"{module_argv[0]} failed: " + (err.strip().splitlines() or ["no output"])[-1])
+        try:
+            return json.loads(lines[-1])
+        except json.JSONDecodeError:
+            raise LoadError(f"{module_argv[0]} printed {lines[-1][:80]!r}, not JSON") from None

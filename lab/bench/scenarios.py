@@ -8,8 +8,13 @@ names the columns of the terminal table and the chart(s) drawn from the rows.
 
 Later issues add `long-poll`, `sse-fanout` and `patterns` here the same way:
 
-    @scenario("sse-fanout", "SSE fan-out", columns=[...], charts=[Chart(...)])
-    def sse_fanout(bench: Bench) -> Iterator[dict]: ...
+    @scenario("long-poll", "long-poll waiters", columns=[...], charts=[Chart(...)])
+    def long_poll(bench: Bench) -> Iterator[dict]:
+        for io in bench.ios:
+            with bench.start(lab_server(io, "lab", serve_cmd=bench.serve_cmd)) as server:
+                result = bench.client(["lab.patterns.probe", "wakeup", "--port", str(server.port),
+                                       "--clients", "1000"], timeout=120)
+                yield {"server": io, "clients": 1000, **result}
 """
 
 from __future__ import annotations
