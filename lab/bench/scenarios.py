@@ -2,9 +2,9 @@
 
 A scenario function takes the `Bench` (settings and tools) and yields rows: flat dicts
 of measured figures, one per server and setting, as each is measured (so a Ctrl-C keeps
-what was measured). A row that could not be measured
-carries `error` (a sentence) instead of figures, and the table shows it. The decorator
-names the columns of the terminal table and the chart(s) drawn from the rows.
+what was measured). A row that could not be measured carries `error` (a sentence)
+instead of figures, and the table shows it. The decorator names the columns of the
+terminal table and the chart(s) drawn from the rows.
 
 Later issues add `long-poll`, `sse-fanout` and `patterns` here the same way:
 
@@ -96,18 +96,17 @@ RATIO_BASELINE = "uvicorn-httptools"  # what users pick for speed: the issue's t
 HELLO_TARGETS = {"uvloop": 2.0, "epoll": 2.0, "asyncio": 1.5}  # issue 3, at concurrency 64
 
 
-def hello_servers(bench: Bench) -> list[tuple[ServerSpec | None, str, str | None]]:
-    """(spec, name, why-skipped) for each lab model asked for, then each peer."""
-    servers: list[tuple[ServerSpec | None, str, str | None]] = [
-        (lab_server(io, "hello", serve_cmd=bench.serve_cmd), io, None) for io in bench.ios
+def hello_servers(bench: Bench) -> list[tuple[Callable[[], ServerSpec], str, str, str | None]]:
+    """(spec factory, name, kind, why-skipped) for each lab model asked for, then each peer.
+    Specs are made just before each server starts (nginx picks its free port then)."""
+    servers: list[tuple[Callable[[], ServerSpec], str, str, str | None]] = [
+        (lambda io=io: lab_server(io, "hello", serve_cmd=bench.serve_cmd), io, "lab", None) for io in bench.ios
     ]
     if bench.peers:
         for peer in PEERS.values():
             gone = peer.missing()
-            if gone:
-                servers.append((None, peer.name, f"not installed ({', '.join(gone)}): make bench-peers"))
-            else:
-                servers.append((peer.spec(), peer.name, None))
+            skipped = f"not installed ({', '.join(gone)}): make bench-peers" if gone else None
+            servers.append((peer.spec, peer.name, "peer", skipped))
     return servers
 
 
@@ -157,15 +156,14 @@ def hello(bench: Bench) -> Iterator[dict]:
     duration = bench.seconds(5.0, 3.0)
     warmup = 0.5 if bench.quick else 1.0
     servers = hello_servers(bench)
-    for n, (spec, name, skipped) in enumerate(servers, 1):
-        kind = spec.kind if spec else "peer"
+    for n, (make_spec, name, kind, skipped) in enumerate(servers, 1):
         bases = [{"server": name, "kind": kind, "concurrency": c} for c in levels]
         if skipped:
             yield from ({**b, "error": skipped} for b in bases)
             continue
         bench.progress.set(f"[hello {n}/{len(servers)}] {name}: starting")
         try:
-            with bench.start(spec) as server:
+            with bench.start(make_spec()) as server:
                 for base in bases:
                     bench.progress.set(f"[hello {n}/{len(servers)}] {name} c={base['concurrency']}",
                                        duration + warmup)

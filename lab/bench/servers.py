@@ -116,6 +116,9 @@ class RunningServer:
                 env=env, preexec_fn=in_child, start_new_session=True,
             )
         except OSError as exc:
+            self._log.close()
+            for path in (self._log.name, *spec.cleanup):
+                _remove(path)
             raise ServerStartError(f"cannot run {spec.argv[0]}: {exc.strerror}") from None
         try:
             self._wait_ready()

@@ -294,6 +294,11 @@ def test_a_server_that_dies_gives_a_sentence_not_a_traceback() -> None:
         RunningServer(spec)
 
 
+def test_a_server_that_cannot_run_says_so() -> None:
+    with pytest.raises(ServerStartError, match="cannot run /nonexistent/server"):
+        RunningServer(ServerSpec("missing", "peer", ["/nonexistent/server"]))
+
+
 def test_a_server_that_prints_something_else_is_refused_and_stopped() -> None:
     spec = ServerSpec("chatty", "lab", [sys.executable, "-c", "import time; print('hi', flush=True); time.sleep(30)"])
     with pytest.raises(ServerStartError, match="expected 'listening on"):
