@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST  := $(BIN)/python -m pytest
 
-.PHONY: run test test-quick bench bench-parser clean help
+.PHONY: run test test-quick bench bench-peers bench-parser trace grade clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -28,8 +28,20 @@ test: $(STAMP)  ## the whole suite
 test-quick: $(STAMP)  ## the suite without the tests marked slow
 	$(PYTEST) -q -m "not slow"
 
+bench: $(STAMP)  ## compare the I/O models and the peers (ARGS="--quick" for a short run)
+	$(BIN)/python -m lab bench $(ARGS)
+
+bench-peers: $(STAMP)  ## install the peers: uvicorn, httptools, aiohttp (pip); nginx, wrk (apt, as root)
+	$(BIN)/python -m lab.bench.peers --install
+
 bench-parser: $(STAMP)  ## requests parsed per second: ours, h11, httptools
 	$(BIN)/python -m lab.bench_parser
+
+trace: $(STAMP)  ## capture and annotate a scenario (ARGS="hello --io epoll"; needs root)
+	$(BIN)/python -m lab trace $(ARGS)
+
+grade: $(STAMP)  ## grade a submission (ARGS="--exercise 01 --submission DIR")
+	$(BIN)/python -m lab grade $(ARGS)
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -102,6 +102,8 @@ SUBCOMMANDS = [
      "configure_trace", "run_trace"),
     ("inspect", "annotate a pcap of HTTP, SSE or WebSocket traffic", "lab.trace.cli",
      "configure_inspect", "run_inspect"),
+    ("bench", "compare the I/O models, side by side with common servers", "lab.bench.cli",
+     "configure", "run"),
     ("exercise", "list, show and start the exercises", "lab.grade.cli",
      "configure_exercise", "run_exercise"),
     ("grade", "grade a submission against an exercise's checks", "lab.grade.cli",
