@@ -10,9 +10,11 @@ follow one another. After a request that ends the connection (`Connection: close
 HTTP/1.0 without keep-alive, or a framing the server must not trust) the parser says
 `ConnectionClosed` and reads nothing more.
 
-The receive buffer is a bytearray consumed with `del buf[:n]`, and the search for the
-end of the head resumes where the last one stopped: feeding a megabyte one byte at a
-time costs linear time and is refused at the limit, not after.
+The receive buffer is a bytearray consumed with `del buf[:n]`. While a head is
+incomplete, each search resumes where the last one stopped (for the CRLFCRLF that ends
+the head and for the LFs that end its lines), so every received byte is looked at a
+bounded number of times: feeding a megabyte one byte at a time costs linear time and is
+refused at the limit (414 or 431) as the bytes arrive, not after the terminator.
 """
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ class RequestParser:
         self._buf = bytearray()
         self._eof = False
         self._search = 0  # where the next search for CRLFCRLF starts
+        self._scanned = 0  # bytes of an incomplete head already checked for line ends
+        self._line_end = -1  # where the request line's CRLF starts, once seen
+        self._lines = 0  # line ends seen in an incomplete head
         self._body: BodyReader | None = None  # None: between requests
         self._closed = False  # no further request will be read
         self._received = 0
@@ -91,12 +96,13 @@ class RequestParser:
         buf = self._buf
         # RFC 9112 §2.2: "a server that is expecting to receive and parse a
         # request-line SHOULD ignore at least one empty line (CRLF) received prior".
-        while buf[:2] == b"\r\n":
-            del buf[:2]
+        if buf[:2] == b"\r\n":
+            self._skip_empty_lines()
         end = buf.find(b"\r\n\r\n", self._search)
         if end < 0:
             return self._wait_for_head()
-        self._search = 0
+        self._search = self._scanned = self._lines = 0
+        self._line_end = -1
         line_end = buf.find(b"\r\n", 0, end + 2)
         if line_end > self.limits.max_request_line:
             raise HTTPError(414, f"request line longer than {self.limits.max_request_line} bytes")
@@ -112,15 +118,44 @@ class RequestParser:
         self._body = self._framing(version, headers)
         return Request(method, target, version, headers)
 
+    def _skip_empty_lines(self) -> None:
+        buf = self._buf
+        while buf[:2] == b"\r\n":
+            del buf[:2]
+        # The offsets remembered for an incomplete head no longer point where they did.
+        self._search = self._scanned = self._lines = 0
+        self._line_end = -1
+
     def _wait_for_head(self) -> NeedData | ConnectionClosed:
+        """No complete head yet: check the new bytes' line ends and the limits."""
         buf = self._buf
         size = len(buf)
-        if size:
-            line_end = buf.find(b"\r\n", 0, self.limits.max_request_line + 2)
-            if line_end < 0 and size > self.limits.max_request_line:
-                raise HTTPError(414, f"request line longer than {self.limits.max_request_line} bytes")
-            if line_end >= 0 and size - line_end > self.limits.max_header_bytes + 4:
-                raise HTTPError(431, f"header section larger than {self.limits.max_header_bytes} bytes")
+        limits = self.limits
+        lf = buf.find(b"\n", self._scanned)
+        while lf >= 0:
+            # RFC 9112 §2.2: "a recipient MAY recognize a single LF as a line
+            # terminator"; we refuse it (400), as a parser that did not would read
+            # other lines. Refusing it here means not waiting for a CRLFCRLF that a
+            # client ending lines in LF would never send.
+            if lf == 0 or buf[lf - 1] != 0x0D:
+                raise HTTPError(400, "bare LF in request head")
+            if self._line_end < 0:
+                self._line_end = lf - 1
+            else:
+                self._lines += 1
+            lf = buf.find(b"\n", lf + 1)
+        self._scanned = size
+        line_end = self._line_end
+        if line_end < 0:
+            # A CR just received may be the first half of the line's CRLF.
+            if size - buf.endswith(b"\r") > limits.max_request_line:
+                raise HTTPError(414, f"request line longer than {limits.max_request_line} bytes")
+        elif line_end > limits.max_request_line:
+            raise HTTPError(414, f"request line longer than {limits.max_request_line} bytes")
+        elif size - line_end - 2 > limits.max_header_bytes + 2:
+            raise HTTPError(431, f"header section larger than {limits.max_header_bytes} bytes")
+        elif self._lines > limits.max_headers:
+            raise HTTPError(431, f"more than {limits.max_headers} header fields")
         if self._eof:
             if size:
                 raise HTTPError(400, "connection closed in the middle of a request head")

@@ -126,12 +126,13 @@ def feed_response() -> Feeder:
     return Feeder(make_response_parser)
 
 
-def fire_offset(parser: Parser, data: bytes) -> int:
+def fire_offset(parser: Parser, data: bytes, status: int | None = None) -> int:
     """Feed one byte at a time; return how many bytes were in when HTTPError fired."""
     for i in range(len(data)):
         parser.receive_data(data[i : i + 1])
         try:
             drain(parser, [])
-        except HTTPError:
+        except HTTPError as error:
+            assert status is None or error.status == status, error
             return i + 1
     raise AssertionError("no error was raised")

@@ -460,7 +460,7 @@ def test_body_over_the_limit_by_content_length_is_413_before_the_body__rfc9110_1
 
 
 def test_huge_content_length_is_413__rfc9110_15_5_14(feed):
-    assert feed.rejects(post(b"Content-Length: " + b"9" * 5000 + b"\r\n"), limits=SMALL).status == 413
+    assert feed.rejects(post(b"Content-Length: " + b"9" * 5000 + b"\r\n")).status == 413
 
 
 def test_body_over_the_limit_by_chunks_is_413_at_the_crossing_chunk__rfc9110_15_5_14(feed):
@@ -509,13 +509,8 @@ def _feed_bytewise_counting(data: bytes, limits: Limits) -> tuple[int, int]:
     ],
 )
 def test_header_less_mebibyte_is_refused_at_the_limit__rfc9112_2_2(stream, status):
-    parser = RequestParser()
-    with pytest.raises(HTTPError) as info:
-        fed = fire_offset(parser, stream)
-    limit = Limits().max_request_line + Limits().max_header_bytes + 100
-    assert info.value.status == status
-    fired = _feed_bytewise_counting(stream, Limits())[0]
-    assert fired < limit
+    fired = fire_offset(RequestParser(), stream, status)
+    assert fired < Limits().max_request_line + Limits().max_header_bytes + 100
 
 
 def test_waiting_for_a_head_searches_each_byte_a_bounded_number_of_times__rfc9112_2_2():
