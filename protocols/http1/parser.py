@@ -225,17 +225,23 @@ class RequestParser:
         # framing is faulty".
         if version == b"1.0":
             raise HTTPError(400, "Transfer-Encoding in an HTTP/1.0 request")
+        if not codings:
+            raise HTTPError(400, "empty Transfer-Encoding")
+        # RFC 9112 §6.3: "If a Transfer-Encoding header field is present in a request
+        # and the chunked transfer coding is not the final encoding, the message body
+        # length cannot be determined reliably; the server MUST respond with 400".
+        # This MUST outranks the SHOULD (501) below: `chunked, gzip` is 400.
+        # A sender "MUST NOT apply the chunked transfer coding more than once" (§7).
+        if b"chunked" in codings[:-1]:
+            raise HTTPError(
+                400, "chunked applied more than once" if codings[-1] == b"chunked"
+                else "chunked is not the final transfer coding"
+            )
         for coding in codings:
             if coding != b"chunked":
                 # RFC 9112 §6.1: "A server that receives a request message with a
                 # transfer coding it does not understand SHOULD respond with 501".
                 raise HTTPError(501, f"transfer coding {coding.decode('latin-1')!r} is not implemented")
-        # RFC 9112 §6.3: "If a Transfer-Encoding header field is present in a request
-        # and the chunked transfer coding is not the final encoding, the message body
-        # length cannot be determined reliably; the server MUST respond with 400".
-        # A sender "MUST NOT apply the chunked transfer coding more than once" (§7).
-        if len(codings) != 1:
-            raise HTTPError(400, "chunked applied more than once" if codings else "empty Transfer-Encoding")
         return ChunkedReader(self.limits)
 
     def _content_length(self, lengths: list[bytes]) -> int:
