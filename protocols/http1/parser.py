@@ -254,6 +254,9 @@ class RequestParser:
         value = values.pop()
         if not value.isdigit():
             raise HTTPError(400, f"malformed Content-Length {value[:20]!r}")
-        if len(value) > 18 or int(value) > self.limits.max_body:
+        # Leading zeros are digits like any other: "007" is 7. Past 18 significant
+        # digits the value exceeds any limit, and int() of 4,300+ digits raises.
+        digits = value.lstrip(b"0") or b"0"
+        if len(digits) > 18 or int(digits) > self.limits.max_body:
             raise HTTPError(413, f"body larger than {self.limits.max_body} bytes")
-        return int(value)
+        return int(digits)

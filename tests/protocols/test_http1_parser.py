@@ -218,6 +218,8 @@ def test_repeated_identical_content_length_is_accepted__rfc9112_6_3(feed):
 
 def test_content_length_with_leading_zeros__rfc9110_8_6(feed):
     assert feed(post(b"Content-Length: 0000000000000000000000003\r\n", b"abc"))[1] == Data(b"abc")
+    assert feed(post(b"Content-Length: " + b"0" * 5000 + b"3\r\n", b"abc"))[1] == Data(b"abc")
+    assert feed(post(b"Content-Length: 00\r\n"))[1:] == [EndOfMessage()]
 
 
 def test_body_is_never_read_past_content_length__rfc9112_6_2(feed):
