@@ -124,7 +124,13 @@ class ChunkedReader:
                 raise HTTPError(431, "trailer section too large")
             self.trailer_search = max(0, len(buf) - 3)
             return self._need(eof)
+        # The limits of the head apply to the trailer section too (RFC 9112 §7.1.2
+        # gives it the field-line grammar); a section that arrived whole is no smaller.
+        if end + 2 > self.limits.max_header_bytes:
+            raise HTTPError(431, "trailer section too large")
         trailers = parse_fields(bytes(buf[: end + 2]))
+        if len(trailers) > self.limits.max_headers:
+            raise HTTPError(431, f"more than {self.limits.max_headers} trailer fields")
         del buf[: end + 4]
         self.state = "done"
         return EndOfMessage(trailers)
