@@ -121,9 +121,15 @@ class ResponseParser:
                 return UntilCloseReader()
             return ChunkedReader(self.limits)
         if lengths:
-            values = {item.strip() for value in lengths for item in value.split(b",")}
+            # RFC 9112 §6.3 rule 5: differing or invalid values are an unrecoverable
+            # error; a client MUST close the connection and discard the response.
+            values = {item.strip(b" \t") for value in lengths for item in value.split(b",")}
             if len(values) != 1 or not next(iter(values)).isdigit():
                 raise HTTPError(502, "bad Content-Length in response")
-            return ContentLengthReader(int(values.pop()))
+            # int() refuses 4,300+ digits with ValueError; the limit is checked first.
+            digits = values.pop().lstrip(b"0") or b"0"
+            if len(digits) > 18 or int(digits) > self.limits.max_body:
+                raise HTTPError(502, f"response body larger than {self.limits.max_body} bytes")
+            return ContentLengthReader(int(digits))
         self.keep_alive = False
         return UntilCloseReader()
