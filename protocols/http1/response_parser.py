@@ -25,12 +25,15 @@ from .parser import Event
 
 __all__ = ["ResponseParser"]
 
+# A client reads whatever body it asked for; the head limits are the server's.
+_CLIENT_LIMITS = Limits(max_body=1 << 62)
+
 
 class ResponseParser:
     """Parses the server's side of one connection, response after response."""
 
     def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits(max_body=1 << 62)
+        self.limits = limits or _CLIENT_LIMITS
         self._buf = bytearray()
         self._eof = False
         self._received = 0
