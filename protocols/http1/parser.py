@@ -31,6 +31,11 @@ __all__ = ["RequestParser", "Event"]
 Event = Request | Data | EndOfMessage | ConnectionClosed | NeedData
 
 _NO_BODY = ContentLengthReader(0)
+# The fields that decide framing, persistence and what the server must do first. Most
+# fields are none of these, and one set lookup lets them pass.
+_FRAMING_FIELDS = frozenset(
+    (b"host", b"content-length", b"transfer-encoding", b"connection", b"expect", b"upgrade")
+)
 # Limits are frozen, so every parser can share the defaults: building and validating a
 # Limits per connection cost ~2 µs, a tenth of parsing a request.
 _DEFAULT_LIMITS = Limits()
@@ -176,6 +181,8 @@ class RequestParser:
         upgrade = expect = None
         for name, value in headers:
             lname = name.lower()
+            if lname not in _FRAMING_FIELDS:
+                continue
             if lname == b"host":
                 hosts += 1
             elif lname == b"content-length":
