@@ -26,6 +26,8 @@ _CHUNK_LINE = re.compile(
     rb"([0-9A-Fa-f]+)(?:[ \t]*;[ \t]*" + TOKEN
     + rb"(?:[ \t]*=[ \t]*(?:" + TOKEN + rb"|" + _QUOTED + rb"))?)*"
 )
+# Events are immutable, so the body-less end of a message can be one shared instance.
+_END = EndOfMessage()
 # Sixteen hex digits already exceed any size we could hold; more is an overflow attack.
 _MAX_HEX_DIGITS = 16
 
@@ -40,7 +42,7 @@ class ContentLengthReader:
 
     def read(self, buf: bytearray, eof: bool) -> BodyEvent:
         if self.remaining == 0:
-            return EndOfMessage()
+            return _END
         if not buf:
             if eof:
                 # RFC 9112 §8: an incomplete message is an error the server can't serve.
@@ -98,7 +100,7 @@ class ChunkedReader:
             elif self.state == "trailers":
                 return self._read_trailers(buf, eof)
             else:
-                return EndOfMessage()
+                return _END
 
     def _start_chunk(self, line: bytes) -> None:
         match = _CHUNK_LINE.fullmatch(line)
@@ -117,7 +119,7 @@ class ChunkedReader:
         if buf[:2] == b"\r\n":
             del buf[:2]
             self.state = "done"
-            return EndOfMessage()
+            return _END
         end = buf.find(b"\r\n\r\n", self.trailer_search)
         if end < 0:
             if len(buf) > self.limits.max_header_bytes:

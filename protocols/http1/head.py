@@ -45,6 +45,9 @@ _ABSOLUTE_FORM = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://[!-~]*")
 _STATUS_LINE = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3}) ([\t\x20-\x7e\x80-\xff]*)")
 
 
+_VERSIONS = {b"0": b"1.0", b"1": b"1.1"}
+
+
 def parse_request_line(line: bytes) -> tuple[bytes, bytes, bytes]:
     """Split and check a request line (no CRLF). Returns (method, target, version)."""
     match = _REQUEST_LINE.fullmatch(line)
@@ -63,7 +66,7 @@ def parse_request_line(line: bytes) -> tuple[bytes, bytes, bytes]:
             pass  # authority-form; the app answers CONNECT (we are no proxy)
         elif _ABSOLUTE_FORM.fullmatch(target) is None:
             raise HTTPError(400, f"malformed request-target {_show(target)}")
-    return method, target, b"1." + minor
+    return method, target, _VERSIONS[minor]
 
 
 def parse_status_line(line: bytes) -> tuple[bytes, int, bytes]:

@@ -102,6 +102,11 @@ class RequestParser:
 
     def _read_head(self) -> Event:
         buf = self._buf
+        if not buf:  # the usual state between keep-alive requests
+            if self._eof:
+                self._closed = True
+                return ConnectionClosed()
+            return NEED_DATA
         # RFC 9112 §2.2: "a server that is expecting to receive and parse a
         # request-line SHOULD ignore at least one empty line (CRLF) received prior".
         if buf[:2] == b"\r\n":
