@@ -125,7 +125,9 @@ def diagnose_fields(section: bytes) -> None:
 
 def header_tokens(value: bytes) -> list[bytes]:
     """A comma-separated list of tokens, lower-cased (RFC 9110 §5.6.1)."""
-    if b"," not in value:  # one token, as in `Connection: keep-alive`
+    # One token, as in `Connection: keep-alive`. (0x2C is ","; an int is searched with
+    # memchr, while `b"," in value` first raises and clears a TypeError.)
+    if 0x2C not in value:
         item = value.strip(b" \t").lower()
         return [item] if item else []
     return [item.strip(b" \t").lower() for item in value.split(b",") if item.strip(b" \t")]

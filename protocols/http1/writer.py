@@ -57,6 +57,10 @@ def _check_name(name: bytes) -> None:
         _good_names.add(name)
 
 
+# Bytes as ints: `b"\n" in value` first tries b"\n" as an integer, and raising and
+# clearing that TypeError costs ~2k instructions; `10 in value` is a plain memchr.
+_CR, _LF, _NUL = 0x0D, 0x0A, 0x00
+
 _date_second = 0
 _date_value = b""
 
@@ -87,7 +91,7 @@ def response_head(
             _check_name(name)
         # RFC 9110 §5.5: "Field values containing CR, LF, or NUL characters are invalid
         # and dangerous"; a CR or LF would let a value smuggle in fields of its own.
-        if b"\n" in value or b"\r" in value or b"\x00" in value:
+        if _LF in value or _CR in value or _NUL in value:
             raise ValueError(f"field {name!r} has a CR, LF or NUL in its value")
         parts += (name, b": ", value, b"\r\n")
     # RFC 9110 §8.6: "A server MUST NOT send a Content-Length header field in any
