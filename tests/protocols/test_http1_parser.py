@@ -388,6 +388,18 @@ def test_repeated_host_is_400__rfc9112_3_2(feed, version):
     assert feed.rejects(data).status == 400
 
 
+@pytest.mark.parametrize("host", [b"a b", b"a/b", b"user@a", b"a:80x", b"a:80:80", b"[::1", b"a\\b", b"a,b"])
+def test_invalid_host_value_is_400__rfc9112_3_2(feed, host):
+    assert feed.rejects(head(b"Host: " + host)).status == 400
+
+
+@pytest.mark.parametrize(
+    "host", [b"", b"example.com", b"example.com:8080", b"127.0.0.1:1", b"[::1]:80", b"[v1.x]", b"a%20b", b"xn--bcher-kva.example", b"a:"]
+)
+def test_valid_host_values_are_accepted__rfc9110_7_2(feed, host):
+    assert feed(head(b"Host: " + host))[0].headers == [(b"Host", host)]
+
+
 # -- versions --------------------------------------------------------------------------
 @pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/1.2", b"HTTP/0.9", b"HTTP/3.0", b"HTTP/1.9"])
 def test_unsupported_version_is_505__rfc9110_15_6_6(feed, version):

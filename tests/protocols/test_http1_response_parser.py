@@ -164,3 +164,18 @@ def test_response_head_over_the_limit_is_502__rfc9112_2_3():
     with pytest.raises(Exception) as info:
         parser.next_event()
     assert info.value.status == 502
+
+
+def test_connect_2xx_starts_a_tunnel_with_no_body__rfc9112_6_3_2():
+    parser = ResponseParser()
+    parser.expect(b"CONNECT")
+    tunnel = b"\x16\x03\x01 TLS bytes, not a body"
+    parser.receive_data(b"HTTP/1.1 200 Connection established\r\n\r\n" + tunnel)
+    drain(parser, events := [])
+    assert [type(e) for e in events] == [Response, EndOfMessage, ConnectionClosed]
+    assert parser.trailing_data() == tunnel
+
+
+def test_connect_refused_has_a_body__rfc9112_6_3_2(feed_response):
+    events = feed_response(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno", methods=(b"CONNECT",))
+    assert events[1:] == [Data(b"no"), EndOfMessage()]
