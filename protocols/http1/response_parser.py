@@ -112,7 +112,10 @@ class ResponseParser:
         self.keep_alive = b"close" not in connection and (
             version == b"1.1" or b"keep-alive" in connection
         )
-        if status == 101:
+        # RFC 9112 §6.3 rule 2: "Any 2xx (Successful) response to a CONNECT request
+        # implies that the connection will become a tunnel immediately after the empty
+        # line that concludes the header fields." Like a 101: the rest is not HTTP.
+        if status == 101 or (method == b"CONNECT" and 200 <= status < 300):
             self._closed = True
             return ContentLengthReader(0)
         # RFC 9112 §6.3 rules 1-2: no body after HEAD, 1xx, 204, 304, or a CONNECT 2xx.
