@@ -17,7 +17,7 @@ from ..errors import HTTPError
 from .events import Headers
 
 __all__ = [
-    "parse_request_line", "parse_status_line", "parse_fields", "header_tokens",
+    "parse_request_line", "parse_status_line", "parse_fields", "header_tokens", "valid_host",
 ]
 
 # RFC 9110 §5.6.2: token = 1*tchar; tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" /
@@ -46,6 +46,13 @@ _STATUS_LINE = re.compile(rb"HTTP/([0-9])\.([0-9]) ([0-9]{3}) ([\t\x20-\x7e\x80-
 
 
 _VERSIONS = {b"0": b"1.0", b"1": b"1.1"}
+
+# RFC 9110 §7.2: Host = uri-host [ ":" port ]; RFC 3986 §3.2.2: uri-host = IP-literal /
+# IPv4address / reg-name, reg-name = *( unreserved / pct-encoded / sub-delims ). An
+# IP-literal is "[" ... "]"; its inside is left to the app (we route on names only).
+valid_host = re.compile(
+    rb"(?:\[[0-9A-Za-z:._~!$&'()*+,;=-]+\]|[0-9A-Za-z._~!$&'()*+,;=%-]*)(?::[0-9]*)?"
+).fullmatch
 
 
 def parse_request_line(line: bytes) -> tuple[bytes, bytes, bytes]:

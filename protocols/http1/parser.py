@@ -23,7 +23,7 @@ from .body import BodyReader, ChunkedReader, ContentLengthReader
 from .events import (
     NEED_DATA, ConnectionClosed, Data, EndOfMessage, Headers, NeedData, Request,
 )
-from .head import header_tokens, parse_fields, parse_request_line
+from .head import header_tokens, parse_fields, parse_request_line, valid_host
 from .limits import Limits
 
 __all__ = ["RequestParser", "Event"]
@@ -183,13 +183,14 @@ class RequestParser:
         lengths: list[bytes] = []
         codings: list[bytes] | None = None
         connection: list[bytes] = []
-        upgrade = expect = None
+        upgrade = expect = host = None
         for name, value in headers:
             lname = name.lower()
             if lname not in _FRAMING_FIELDS:
                 continue
             if lname == b"host":
                 hosts += 1
+                host = value
             elif lname == b"content-length":
                 lengths.append(value)
             elif lname == b"transfer-encoding":
@@ -207,6 +208,9 @@ class RequestParser:
             raise HTTPError(400, "more than one Host header field")
         if hosts == 0 and version == b"1.1":
             raise HTTPError(400, "HTTP/1.1 request without a Host header field")
+        # ... "or a Host header field with an invalid field value" (same sentence).
+        if host is not None and valid_host(host) is None:
+            raise HTTPError(400, f"invalid Host {host[:40]!r}")
         # RFC 9112 §9.3: close if "close" is present; HTTP/1.1 persists by default,
         # HTTP/1.0 only with "keep-alive".
         self.keep_alive = b"close" not in connection and (

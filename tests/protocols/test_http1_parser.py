@@ -388,7 +388,7 @@ def test_repeated_host_is_400__rfc9112_3_2(feed, version):
     assert feed.rejects(data).status == 400
 
 
-@pytest.mark.parametrize("host", [b"a b", b"a/b", b"user@a", b"a:80x", b"a:80:80", b"[::1", b"a\\b", b"a,b"])
+@pytest.mark.parametrize("host", [b"a b", b"a/b", b"user@a", b"a:80x", b"a:80:80", b"[::1", b"a\\b", b"a;b c"])
 def test_invalid_host_value_is_400__rfc9112_3_2(feed, host):
     assert feed.rejects(head(b"Host: " + host)).status == 400
 
