@@ -6,8 +6,9 @@ Design. One process, one seeded corpus of realistic requests (8-12 fields, a bro
 or an API client's, a quarter with a JSON body by Content-Length and some chunked), the
 same bytes for every parser. Each parser must hand back the same thing (method, target,
 fields, body) and the script checks they agree before it times anything. Each
-measurement is warmed up, then repeated; the best round counts, since on shared cores
-the noise only ever slows a round down.
+measurement is warmed up, then repeated in rounds that take turns between the parsers;
+each parser's best round counts, since on shared cores the noise only ever slows a
+round down. Time is the process's CPU time, not wall time.
 
 Three scenarios:
 - fresh: a new parser for every request, fed the request whole (a cold start).
@@ -274,23 +275,31 @@ _DATE = b"Sat, 28 Nov 2026 12:00:00 GMT"
 
 
 # -- measuring -----------------------------------------------------------------------
-def best_rate(run: Callable[[], object], requests: int, rounds: int, min_seconds: float) -> float:
-    """Requests per CPU second, best of `rounds`; each round repeats `run` for
-    min_seconds. Process CPU time, not wall time: the cores are shared, and time spent
-    waiting for a core is not the parser's."""
-    run()  # warm-up
-    best = 0.0
-    gc.collect()
+def one_round(run: Callable[[], object], requests: int, min_seconds: float) -> float:
+    """Requests per CPU second over one round: `run` repeated for min_seconds.
+
+    Process CPU time, not wall time: the cores are shared, and time spent waiting for a
+    core is not the parser's."""
+    repeats = 0
+    start = time.process_time()
+    while True:
+        run()
+        repeats += 1
+        elapsed = time.process_time() - start
+        if elapsed >= min_seconds:
+            return repeats * requests / elapsed
+
+
+def best_rates(runs: dict[str, Callable[[], object]], requests: int, rounds: int, min_seconds: float) -> dict[str, float]:
+    """Best round per parser. Rounds take turns (ours, h11, httptools, ours, ...) so a
+    change in load between rounds weighs on every parser alike."""
+    for run in runs.values():
+        run()  # warm-up
+    best = dict.fromkeys(runs, 0.0)
     for _ in range(rounds):
-        repeats = 0
-        start = time.process_time()
-        while True:
-            run()
-            repeats += 1
-            elapsed = time.process_time() - start
-            if elapsed >= min_seconds:
-                break
-        best = max(best, repeats * requests / elapsed)
+        for parser, run in runs.items():
+            gc.collect()
+            best[parser] = max(best[parser], one_round(run, requests, min_seconds))
     return best
 
 
@@ -302,8 +311,8 @@ def normalize(parsed: list[Parsed]) -> list[tuple]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lab.bench_parser", description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=2000, help="requests in the corpus (default 2000)")
-    ap.add_argument("--rounds", type=int, default=5, help="timed rounds per measurement; best counts (default 5)")
-    ap.add_argument("--seconds", type=float, default=0.3, help="minimum seconds per round (default 0.3)")
+    ap.add_argument("--rounds", type=int, default=7, help="timed rounds per measurement; best counts (default 7)")
+    ap.add_argument("--seconds", type=float, default=0.2, help="minimum CPU seconds per round (default 0.2)")
     ap.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE")
     args = ap.parse_args(argv)
@@ -351,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     results = []
     for name, runs in scenarios:
-        rates = {parser: best_rate(run, n, args.rounds, args.seconds) for parser, run in runs.items()}
+        rates = best_rates(runs, n, args.rounds, args.seconds)
         row = {"scenario": name, "requests_per_second": rates}
         vs_h11 = rates["ours"] / rates["h11"] if "h11" in rates else None
         vs_httptools = rates["ours"] / rates["httptools"]
