@@ -26,6 +26,8 @@ _CHUNK_LINE = re.compile(
     rb"([0-9A-Fa-f]+)(?:[ \t]*;[ \t]*" + TOKEN
     + rb"(?:[ \t]*=[ \t]*(?:" + TOKEN + rb"|" + _QUOTED + rb"))?)*"
 )
+# Events are immutable, so the body-less end of a message can be one shared instance.
+_END = EndOfMessage()
 # Sixteen hex digits already exceed any size we could hold; more is an overflow attack.
 _MAX_HEX_DIGITS = 16
 
@@ -40,7 +42,7 @@ class ContentLengthReader:
 
     def read(self, buf: bytearray, eof: bool) -> BodyEvent:
         if self.remaining == 0:
-            return EndOfMessage()
+            return _END
         if not buf:
             if eof:
                 # RFC 9112 §8: an incomplete message is an error the server can't serve.
@@ -98,7 +100,7 @@ class ChunkedReader:
             elif self.state == "trailers":
                 return self._read_trailers(buf, eof)
             else:
-                return EndOfMessage()
+                return _END
 
     def _start_chunk(self, line: bytes) -> None:
         match = _CHUNK_LINE.fullmatch(line)
@@ -117,14 +119,20 @@ class ChunkedReader:
         if buf[:2] == b"\r\n":
             del buf[:2]
             self.state = "done"
-            return EndOfMessage()
+            return _END
         end = buf.find(b"\r\n\r\n", self.trailer_search)
         if end < 0:
             if len(buf) > self.limits.max_header_bytes:
                 raise HTTPError(431, "trailer section too large")
             self.trailer_search = max(0, len(buf) - 3)
             return self._need(eof)
+        # The limits of the head apply to the trailer section too (RFC 9112 §7.1.2
+        # gives it the field-line grammar); a section that arrived whole is no smaller.
+        if end + 2 > self.limits.max_header_bytes:
+            raise HTTPError(431, "trailer section too large")
         trailers = parse_fields(bytes(buf[: end + 2]))
+        if len(trailers) > self.limits.max_headers:
+            raise HTTPError(431, f"more than {self.limits.max_headers} trailer fields")
         del buf[: end + 4]
         self.state = "done"
         return EndOfMessage(trailers)

@@ -25,12 +25,15 @@ from .parser import Event
 
 __all__ = ["ResponseParser"]
 
+# A client reads whatever body it asked for; the head limits are the server's.
+_CLIENT_LIMITS = Limits(max_body=1 << 62)
+
 
 class ResponseParser:
     """Parses the server's side of one connection, response after response."""
 
     def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits(max_body=1 << 62)
+        self.limits = limits or _CLIENT_LIMITS
         self._buf = bytearray()
         self._eof = False
         self._received = 0
@@ -109,7 +112,10 @@ class ResponseParser:
         self.keep_alive = b"close" not in connection and (
             version == b"1.1" or b"keep-alive" in connection
         )
-        if status == 101:
+        # RFC 9112 §6.3 rule 2: "Any 2xx (Successful) response to a CONNECT request
+        # implies that the connection will become a tunnel immediately after the empty
+        # line that concludes the header fields." Like a 101: the rest is not HTTP.
+        if status == 101 or (method == b"CONNECT" and 200 <= status < 300):
             self._closed = True
             return ContentLengthReader(0)
         # RFC 9112 §6.3 rules 1-2: no body after HEAD, 1xx, 204, 304, or a CONNECT 2xx.
@@ -121,9 +127,15 @@ class ResponseParser:
                 return UntilCloseReader()
             return ChunkedReader(self.limits)
         if lengths:
-            values = {item.strip() for value in lengths for item in value.split(b",")}
+            # RFC 9112 §6.3 rule 5: differing or invalid values are an unrecoverable
+            # error; a client MUST close the connection and discard the response.
+            values = {item.strip(b" \t") for value in lengths for item in value.split(b",")}
             if len(values) != 1 or not next(iter(values)).isdigit():
                 raise HTTPError(502, "bad Content-Length in response")
-            return ContentLengthReader(int(values.pop()))
+            # int() refuses 4,300+ digits with ValueError; the limit is checked first.
+            digits = values.pop().lstrip(b"0") or b"0"
+            if len(digits) > 18 or int(digits) > self.limits.max_body:
+                raise HTTPError(502, f"response body larger than {self.limits.max_body} bytes")
+            return ContentLengthReader(int(digits))
         self.keep_alive = False
         return UntilCloseReader()
