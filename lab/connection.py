@@ -185,9 +185,15 @@ class Connection:
             self._sync_session()
             return out
         if type(body) is bytes:
+            headers = response.headers
             if not keep_alive:
                 self.closing = True
-            return format_response(response.status, response.headers, body,
+            elif request.version == b"1.0":
+                # RFC 9112 §9.3 / RFC 2068 §19.7.1: an HTTP/1.0 client keeps the
+                # connection only if the answer carries the keep-alive token too;
+                # without it, it waits for a close that never comes.
+                headers = [*headers, (b"Connection", b"keep-alive")]
+            return format_response(response.status, headers, body,
                                    keep_alive=keep_alive, method=request.method)
         # A streamed body: chunked for HTTP/1.1, delimited by closing for HTTP/1.0.
         self._chunked = request.version == b"1.1"
