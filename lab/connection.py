@@ -242,10 +242,13 @@ class Connection:
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
+        # An app may refuse a parsed request (404, 405): if it was HEAD, the answer
+        # has a head only (RFC 9110 §9.3.2), like any other answer to HEAD.
+        method = self._request.method if self._request is not None else b"GET"
         self._request = None
         body = f"{exc.status} {exc.message}\n".encode()
         headers = [(b"Content-Type", b"text/plain; charset=utf-8"), *exc.headers]
-        return format_response(exc.status, headers, body, keep_alive=False)
+        return format_response(exc.status, headers, body, keep_alive=False, method=method)
 
     def _sync_session(self) -> None:
         session = self._session
