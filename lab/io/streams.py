@@ -118,6 +118,12 @@ class StreamsServer:
                 await asyncio.sleep(0.02)
             for peer in list(self._peers):
                 peer.writer.transport.abort()
+            # Let the aborted connections' coroutines see their end and return: a task
+            # still pending when the runner closes the loop is cancelled, and asyncio
+            # logs that cancellation with a traceback.
+            give_up = monotonic() + 1.0
+            while self._peers and monotonic() < give_up:
+                await asyncio.sleep(0.01)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock: socket.socket = writer.get_extra_info("socket")
