@@ -130,6 +130,8 @@ class StreamsServer:
         tune(sock)
         peer = _Peer(writer, self._loop, self.config)
         conn = peer.conn = Connection(self.app, self.config, peer.wake)
+        # Accepted just before stop() but started after it: answer once, then close.
+        conn.stopping = self._stopped is not None and self._stopped.is_set()
         self._peers.add(peer)
         try:
             peer.arm()
