@@ -8,6 +8,8 @@ eventfd that a publisher on another thread writes to wake it.
 """
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import select
 import socket
@@ -19,9 +21,16 @@ from ..config import ServerConfig
 from ..connection import Connection
 from .listener import open_listener, raise_fd_limit, tune
 
-__all__ = ["SyncServer", "Waker"]
+__all__ = ["SyncServer", "Waker", "OUT_OF_RESOURCES", "ACCEPT_RETRY_DELAY"]
+
+log = logging.getLogger("lab")
 
 READ_SIZE = 65536
+# accept() errors that mean "not now" rather than "never": out of file descriptors
+# (per process, system-wide) or kernel memory. The pending connection stays queued.
+OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+# How long to wait before accepting again after one of them (asyncio waits 1 s).
+ACCEPT_RETRY_DELAY = 0.1
 
 
 class Waker:
@@ -105,14 +114,26 @@ class SyncServer:
         self._live: dict[socket.socket, Connection] = {}
 
     def serve_forever(self) -> None:
+        short = False  # out of file descriptors at the last accept()
         try:
             while not self.stopping.is_set():
                 try:
                     sock, _ = self.listener.accept()
-                except OSError:
+                except OSError as exc:
                     if self.stopping.is_set():
                         break
-                    raise
+                    if exc.errno not in OUT_OF_RESOURCES:
+                        raise
+                    # EMFILE and friends: every fd is in use, and accepting again at
+                    # once would fail again. The client waits in the backlog; retry
+                    # when some connection may have ended (stop() cuts the wait short).
+                    if not short:  # once per shortage, not ten times a second
+                        log.warning("accept() failed: %s; retrying every %.1f s",
+                                    exc.strerror, ACCEPT_RETRY_DELAY)
+                        short = True
+                    self.stopping.wait(ACCEPT_RETRY_DELAY)
+                    continue
+                short = False
                 tune(sock)
                 self.dispatch(sock)
         finally:
