@@ -8,7 +8,6 @@ eventfd that a publisher on another thread writes to wake it.
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import select
@@ -19,18 +18,13 @@ from time import monotonic
 from ..app import App
 from ..config import ServerConfig
 from ..connection import Connection
-from .listener import open_listener, raise_fd_limit, tune
+from .listener import ACCEPT_RETRY_DELAY, OUT_OF_RESOURCES, open_listener, raise_fd_limit, tune
 
-__all__ = ["SyncServer", "Waker", "OUT_OF_RESOURCES", "ACCEPT_RETRY_DELAY"]
+__all__ = ["SyncServer", "Waker"]
 
 log = logging.getLogger("lab")
 
 READ_SIZE = 65536
-# accept() errors that mean "not now" rather than "never": out of file descriptors
-# (per process, system-wide) or kernel memory. The pending connection stays queued.
-OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-# How long to wait before accepting again after one of them (asyncio waits 1 s).
-ACCEPT_RETRY_DELAY = 0.1
 
 
 class Waker:
