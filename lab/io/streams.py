@@ -10,15 +10,18 @@ libuv's loop instead of the standard one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from time import monotonic
 
 from ..app import App
 from ..config import ServerConfig
 from ..connection import Connection
-from .listener import open_listener, raise_fd_limit, tune
+from .listener import OUT_OF_RESOURCES, open_listener, raise_fd_limit, tune
 
 __all__ = ["StreamsServer"]
+
+log = logging.getLogger("lab")
 
 READ_SIZE = 65536
 
@@ -92,6 +95,7 @@ class StreamsServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
         self._peers: set[_Peer] = set()
+        self._short_until = 0.0  # out of fds: warned, quiet until then
 
     def serve_forever(self) -> None:
         factory = None
@@ -103,6 +107,7 @@ class StreamsServer:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(self._on_loop_error)
         self._stopped = asyncio.Event()
         server = await asyncio.start_server(self._serve, sock=self.listener,
                                             backlog=self.config.backlog)
@@ -150,6 +155,24 @@ class StreamsServer:
             conn.connection_lost()
             if not writer.is_closing():
                 writer.close()
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        """Out of file descriptors, the standard loop's accept loop (CPython before
+        python/cpython#151615) does not stop at the first EMFILE: it retries once per
+        backlog slot (4096), logging a traceback and scheduling a resume each time, and
+        those resumes fail with ValueError if the listener has closed since. Say it once
+        a second, in one line; anything else goes to the default handler."""
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in OUT_OF_RESOURCES:
+            now = monotonic()
+            if now >= self._short_until:
+                log.warning("accept() failed: %s; asyncio retries in 1 s", exc.strerror)
+                self._short_until = now + 1.0
+            return
+        if (isinstance(exc, ValueError) and self.listener.fileno() < 0
+                and "_start_serving" in context.get("message", "")):
+            return  # one of those resumes, firing after shutdown closed the listener
+        loop.default_exception_handler(context)
 
     def stop(self) -> None:
         """Safe from a signal handler or another thread."""
