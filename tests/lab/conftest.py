@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import select
 import signal
 import socket
@@ -50,7 +51,9 @@ Address = tuple[str, int]
 class ServerProcess:
     """One `lab serve` process. `stop()` signals it and returns how it ended."""
 
-    def __init__(self, io: str, app: str, options: tuple[str, ...] = ()) -> None:
+    def __init__(self, io: str, app: str, options: tuple[str, ...] = (),
+                 nofile: int | None = None) -> None:
+        """`nofile`: cap the server's open-files limit (soft and hard) to this."""
         self.io, self.app, self.options = io, app, options
         self.argv = [sys.executable, "-m", "lab", "serve", "--io", io, "--app", app,
                      "--port", "0", *options]
@@ -58,8 +61,13 @@ class ServerProcess:
         # stderr goes to a file, not a pipe: a server that logs a lot must never block
         # on a pipe nobody reads.
         self._stderr = tempfile.TemporaryFile()
+        preexec = None
+        if nofile is not None:
+            def preexec() -> None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=self._stderr)
+                                     stdout=subprocess.PIPE, stderr=self._stderr,
+                                     preexec_fn=preexec)
         self.pid = self.proc.pid
         self.stopped = False
         try:
@@ -173,8 +181,8 @@ def fresh_server() -> Iterator[Callable[..., ServerProcess]]:
     it itself (and check how); the rest are stopped and checked at teardown."""
     started: list[ServerProcess] = []
 
-    def start(io: str, app: str = "hello", *options: str) -> ServerProcess:
-        server = ServerProcess(io, app, options)
+    def start(io: str, app: str = "hello", *options: str, nofile: int | None = None) -> ServerProcess:
+        server = ServerProcess(io, app, options, nofile)
         started.append(server)
         return server
 
