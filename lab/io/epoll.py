@@ -152,6 +152,11 @@ class EpollServer:
         if out and not peer.gone:
             if peer.out:
                 peer.out += out
+                if len(peer.out) > self.config.max_send_buffer:
+                    # More is produced (a stream, a wake-up) while the client still
+                    # has not taken what it was sent: it may not grow our memory
+                    # without bound. One answer, however large, is not this case.
+                    return self._close(peer)
             else:
                 try:
                     sent = peer.sock.send(out)
@@ -161,9 +166,6 @@ class EpollServer:
                     return self._close(peer)
                 if sent < len(out):
                     peer.out += out[sent:]
-            if len(peer.out) > self.config.max_send_buffer:
-                # A client that stops reading may not grow our memory without bound.
-                return self._close(peer)
             self._want_write(peer, bool(peer.out))
         self._finish(peer)
 
@@ -179,7 +181,10 @@ class EpollServer:
         self._finish(peer)
 
     def _want_write(self, peer: _Peer, want: bool) -> None:
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0)
+        # While the client is behind on reading, read no more from it either: requests
+        # it pipelines meanwhile would only pile answers onto `out` (backpressure, as
+        # a blocked sendall() gives the thread models for free).
+        events = selectors.EVENT_WRITE if want else selectors.EVENT_READ
         if events != peer.events:
             peer.events = events
             self.selector.modify(peer.sock, events, peer)
