@@ -49,9 +49,12 @@ class _Peer:
     def send(self, out: bytes) -> None:
         writer = self.writer
         if out and not writer.is_closing():
+            unsent = writer.transport.get_write_buffer_size()
             writer.write(out)
-            if writer.transport.get_write_buffer_size() > self.config.max_send_buffer:
-                # A client that stops reading may not grow our memory without bound.
+            if unsent and unsent + len(out) > self.config.max_send_buffer:
+                # More is produced (a stream, a wake-up) while the client still has
+                # not taken what it was sent: it may not grow our memory without
+                # bound. One answer, however large, is not this case.
                 self.conn.connection_lost()
                 writer.transport.abort()
                 return
@@ -142,6 +145,11 @@ class StreamsServer:
             peer.arm()
             while not conn.closing:
                 try:
+                    if writer.transport.get_write_buffer_size():
+                        # The client is behind on reading: read no more from it until
+                        # it catches up, or the answers to what it pipelines meanwhile
+                        # pile up here (a blocked sendall() does this for threads).
+                        await writer.drain()
                     data = await reader.read(READ_SIZE)
                 except OSError:
                     break
