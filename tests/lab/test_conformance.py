@@ -285,6 +285,20 @@ def test_large_body_arrives_whole(model, serve):
         assert body_of(echoed(c.read_response())) == body
 
 
+def test_a_large_answer_waits_for_a_client_slow_to_read_it(model, serve):
+    # 6 MiB echoed is 8 MiB of JSON, more than the kernel buffers hold: the rest waits
+    # in the server until the client reads, however late (within the timeouts).
+    server = serve("echo")
+    body = os.urandom(6 << 20)
+    with Client(server.address, timeout=10.0) as c:
+        c.request(b"POST", b"/big", [HOST], body=body)
+        time.sleep(0.5)
+        reply = c.read_response()
+        assert body_of(echoed(reply)) == body
+        c.request(b"GET", b"/after", [HOST])  # and the connection goes on
+        assert echoed(c.read_response())["target"] == "/after"
+
+
 # -- rejections: status, Connection: close, closed, and the server goes on ---------------
 def _req(head: bytes, body: bytes = b"") -> bytes:
     return head.replace(b"\n", b"\r\n") + b"\r\n" + body
