@@ -18,6 +18,7 @@ import os
 import re
 import select
 import socket
+import threading
 import time
 
 import pytest
@@ -520,6 +521,31 @@ def test_client_vanishing_mid_request_does_not_disturb_others(model, serve):
         c.send(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n" * 50)
         c.abort()
     get_ok(server.address)
+
+
+def test_concurrent_clients_each_get_their_own_answers(model, serve):
+    # 12 clients at once, 15 keep-alive requests each: no answer crosses to another
+    # connection (for `blocking`, the clients simply take turns).
+    server = serve("echo")
+    errors: list[BaseException] = []
+
+    def client(n: int) -> None:
+        try:
+            with Client(server.address, timeout=10.0) as c:
+                for i in range(15):
+                    c.request(b"POST", b"/c/%d/%d" % (n, i), [HOST], body=b"%d:%d" % (n, i))
+                    echo = echoed(c.read_response())
+                    assert echo["target"] == f"/c/{n}/{i}" and body_of(echo) == b"%d:%d" % (n, i)
+        except BaseException as exc:  # reported below, from the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert not any(t.is_alive() for t in threads), "a client hung"
+    assert not errors, errors[0]
 
 
 # -- where the models differ: who waits -------------------------------------------------------
