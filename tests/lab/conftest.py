@@ -83,7 +83,7 @@ class ServerProcess:
             raise AssertionError(f"{self.argv}: unexpected first line {line!r}; stderr: "
                                  f"{self.stderr()}")
         assert match.group(3).decode() == io and match.group(4).decode() == app, line
-        self.host = match.group(1).decode()
+        self.host = match.group(1).decode().strip("[]")  # an IPv6 address is shown [::1]
         self.port = int(match.group(2))
         self.address: Address = (self.host, self.port)
 

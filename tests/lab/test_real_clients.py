@@ -39,7 +39,17 @@ def curl(*args: str) -> subprocess.CompletedProcess:
 
 
 def url(server, path: str = "/") -> str:
-    return f"http://{server.host}:{server.port}{path}"
+    host = f"[{server.host}]" if ":" in server.host else server.host
+    return f"http://{host}:{server.port}{path}"
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
 
 
 def test_curl_verbose_get(model, serve):
@@ -56,6 +66,15 @@ def test_curl_reuses_the_connection_for_a_second_url(model, serve):
     done = curl("-v", url(server, "/1"), url(server, "/2"))
     assert done.stdout == b"Hello, World!" * 2
     assert "Re-using existing connection" in done.stderr.decode()
+
+
+def test_curl_over_ipv6(model, fresh_server):
+    if not _ipv6_loopback():  # a property of the host, not a tool CI installs: skip
+        pytest.skip("no IPv6 loopback (::1) on this machine")
+    server = fresh_server(model, "echo", "--host", "::1")
+    done = curl("-g", url(server, "/six"))
+    echo = json.loads(done.stdout)
+    assert echo["target"] == "/six" and ["Host", f"[::1]:{server.port}"] in echo["headers"]
 
 
 def test_curl_post_form_data(model, serve):
