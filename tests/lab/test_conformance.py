@@ -490,7 +490,7 @@ def test_head_trickling_slower_than_header_timeout_gets_408(model, serve):
         reply = c.read_response()
         elapsed = time.monotonic() - started
         assert reply.status == 408 and reply.closes
-        assert 0.4 < elapsed < 2.0, elapsed
+        assert 0.4 < elapsed < 3.0, elapsed  # 0.5 s, with room for a loaded machine
         c.assert_closed()
     get_ok(server.address)
 
@@ -500,8 +500,8 @@ def test_idle_keep_alive_connection_is_closed_after_keepalive_timeout(model, ser
     with Client(server.address) as c:
         c.request(b"GET", b"/", [HOST])
         assert c.read_response().status == 200
-        waited = c.wait_closed(timeout=4.0)  # silently: no 408 for an idle connection
-        assert 0.7 < waited < 2.5, waited
+        waited = c.wait_closed(timeout=5.0)  # silently: no 408 for an idle connection
+        assert 0.7 < waited < 3.5, waited  # 1 s, with room for a loaded machine
     get_ok(server.address)
 
 
@@ -580,7 +580,7 @@ def test_concurrent_models_serve_a_second_client_while_the_first_idles(model, se
     try:
         with Client(server.address) as second:
             second.request(b"GET", b"/", [HOST])
-            assert second.read_response(timeout=1.0).status == 200
+            assert second.read_response(timeout=3.0).status == 200
         first.request(b"GET", b"/", [HOST])
         assert first.read_response().status == 200
     finally:

@@ -14,7 +14,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 
 import h11
 import httpx
@@ -112,20 +111,18 @@ def test_curl_http10(model, serve):
 
 
 def test_curl_expect_100_continue_on_a_large_post(model, serve, tmp_path):
-    # curl waits up to --expect100-timeout (1 s by default) for the 100 before it sends
-    # the body anyway: a fast answer shows the server sent it.
+    # curl waits up to --expect100-timeout for the 100, then sends the body anyway and
+    # says "Done waiting for 100-continue": that line must not appear.
     server = serve("echo")
     payload = os.urandom(2_000_000)
     path = tmp_path / "big.bin"
     path.write_bytes(payload)
-    started = time.monotonic()
-    done = curl("-v", "-H", "Expect: 100-continue", "--expect100-timeout", "3",
+    done = curl("-v", "-H", "Expect: 100-continue", "--expect100-timeout", "5",
                 "--data-binary", f"@{path}", url(server, "/big"))
-    elapsed = time.monotonic() - started
     err = done.stderr.decode()
     assert "< HTTP/1.1 100 Continue" in err
+    assert "Done waiting for 100-continue" not in err
     assert body_of(done.stdout) == payload
-    assert elapsed < 2.5, f"curl waited {elapsed:.1f} s: the 100 came late or not at all"
 
 
 # -- http.client -----------------------------------------------------------------------------
