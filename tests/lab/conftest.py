@@ -87,6 +87,10 @@ class ServerProcess:
         self.port = int(match.group(2))
         self.address: Address = (self.host, self.port)
 
+    def __iter__(self):
+        """`host, port, process = server`."""
+        return iter((self.host, self.port, self.proc))
+
     def _read_line(self, timeout: float) -> bytes:
         fd = self.proc.stdout.fileno()
         line = bytearray()
