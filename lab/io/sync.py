@@ -76,7 +76,10 @@ def serve_connection(sock: socket.socket, conn: Connection, waker: Waker, send_t
                 sock.settimeout(timeout)
                 try:
                     data = sock.recv(READ_SIZE)
-                except TimeoutError:
+                except (TimeoutError, BlockingIOError):
+                    # A deadline already due gives settimeout(0.0), which makes the
+                    # socket non-blocking: recv() then raises BlockingIOError, not
+                    # TimeoutError. Either way the deadline has come: tick (408).
                     out = conn.tick()
                 else:
                     out = conn.receive_data(data)
