@@ -17,6 +17,7 @@ import json
 import os
 import re
 import select
+import signal
 import socket
 import threading
 import time
@@ -519,6 +520,25 @@ def test_head_trickling_slower_than_header_timeout_gets_408(model, serve):
         elapsed = time.monotonic() - started
         assert reply.status == 408 and reply.closes
         assert 0.4 < elapsed < 3.0, elapsed  # 0.5 s, with room for a loaded machine
+        c.assert_closed()
+    get_ok(server.address)
+
+
+def test_408_even_when_the_server_wakes_up_after_the_deadline(model, serve):
+    # On a loaded machine the server may run only after a head's deadline has passed
+    # (here: we stop it for 0.7 s). It must still answer 408, not just hang up.
+    server = serve("echo", *STRICT)  # --header-timeout 0.5
+    with Client(server.address) as c:
+        c.send(b"GET / HTTP/1.1\r\n")
+        time.sleep(0.1)
+        os.kill(server.pid, signal.SIGSTOP)
+        try:
+            c.send(b"Host: lab.test\r\n")
+            time.sleep(0.7)
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+        reply = c.read_response()
+        assert reply.status == 408 and reply.closes
         c.assert_closed()
     get_ok(server.address)
 
