@@ -10,7 +10,7 @@ import threading
 
 from ..app import App
 from ..config import ServerConfig
-from .sync import SyncServer
+from .sync import SyncServer, start_thread
 
 __all__ = ["BlockingServer"]
 
@@ -31,4 +31,4 @@ class BlockingServer(SyncServer):
         if self._grace is None:
             self._grace = threading.Timer(self.config.shutdown_grace, self.force_close)
             self._grace.daemon = True
-            self._grace.start()
+            start_thread(self._grace)
