@@ -27,13 +27,22 @@ def _positive(kind):
     return parse
 
 
+def _port(text: str) -> int:
+    # getaddrinfo() takes any int and wraps it modulo 65536: 70000 would quietly listen
+    # on 4464, and -1 fail with an obscure resolver message.
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535, got {text}")
+    return value
+
+
 def configure_serve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--app", choices=APPS, default=_DEFAULTS.app,
                    help="what to serve: every pattern (lab), the echo app, or hello world (default: %(default)s)")
     p.add_argument("--io", choices=IO_MODELS, default=_DEFAULTS.io,
                    help="the I/O model (default: %(default)s)")
     p.add_argument("--host", default=_DEFAULTS.host, help="address to bind (default: %(default)s)")
-    p.add_argument("--port", type=int, default=_DEFAULTS.port,
+    p.add_argument("--port", type=_port, default=_DEFAULTS.port,
                    help="TCP port; 0 picks a free one, shown in the listening line (default: %(default)s)")
     p.add_argument("--workers", type=_positive(int), default=_DEFAULTS.workers,
                    help="worker threads for --io pool (default: %(default)s)")

@@ -25,7 +25,9 @@ class ServerConfig:
     header_timeout: float = 10.0
     # An idle keep-alive connection is closed after this (nginx: 75 s; Node: 5 s).
     keepalive_timeout: float = 30.0
-    # A client that stops reading may hold this much unsent data before it is dropped.
+    # A client that stops reading may hold this much unsent data before it is dropped,
+    # counted when more output (a stream) is added to what it has not taken yet; one
+    # answer, however large, waits for it (until the keep-alive timeout).
     max_send_buffer: int = 1 << 20
     # On SIGTERM/SIGINT, in-flight responses get this long to finish.
     shutdown_grace: float = 5.0

@@ -188,9 +188,15 @@ class Connection:
             self._sync_session()
             return out
         if type(body) is bytes:
+            headers = response.headers
             if not keep_alive:
                 self.closing = True
-            return format_response(response.status, response.headers, body,
+            elif request.version == b"1.0":
+                # RFC 9112 §9.3 / RFC 2068 §19.7.1: an HTTP/1.0 client keeps the
+                # connection only if the answer carries the keep-alive token too;
+                # without it, it waits for a close that never comes.
+                headers = [*headers, (b"Connection", b"keep-alive")]
+            return format_response(response.status, headers, body,
                                    keep_alive=keep_alive, method=request.method)
         # A streamed body: chunked for HTTP/1.1, delimited by closing for HTTP/1.0.
         self._chunked = request.version == b"1.1"
@@ -240,10 +246,13 @@ class Connection:
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
+        # An app may refuse a parsed request (404, 405): if it was HEAD, the answer
+        # has a head only (RFC 9110 §9.3.2), like any other answer to HEAD.
+        method = self._request.method if self._request is not None else b"GET"
         self._request = None
         body = f"{exc.status} {exc.message}\n".encode()
         headers = [(b"Content-Type", b"text/plain; charset=utf-8"), *exc.headers]
-        return format_response(exc.status, headers, body, keep_alive=False)
+        return format_response(exc.status, headers, body, keep_alive=False, method=method)
 
     def _abort_body(self) -> None:
         """The body being read will never end (an error, the client left): tell its

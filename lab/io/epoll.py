@@ -12,6 +12,7 @@ thread. Three kinds of wake-up reach `select()`:
 from __future__ import annotations
 
 import heapq
+import logging
 import os
 import selectors
 import socket
@@ -22,9 +23,11 @@ from time import monotonic
 from ..app import App
 from ..config import ServerConfig
 from ..connection import Connection
-from .listener import open_listener, raise_fd_limit, tune
+from .listener import ACCEPT_RETRY_DELAY, OUT_OF_RESOURCES, open_listener, raise_fd_limit, tune
 
 __all__ = ["EpollServer"]
+
+log = logging.getLogger("lab")
 
 READ_SIZE = 65536
 _LISTENER, _WAKER = object(), object()
@@ -62,6 +65,8 @@ class EpollServer:
         self._peers: set[_Peer] = set()
         self._stopping = False
         self._stop_at: float | None = None
+        self._accept_at: float | None = None  # out of fds: when to watch the listener again
+        self._short = False  # out of fds at the last accept()
 
     # -- the loop -----------------------------------------------------------------
     def serve_forever(self) -> None:
@@ -73,6 +78,9 @@ class EpollServer:
                     timeout = max(0.0, self._timers[0][0] - monotonic())
                 if self._stopping:
                     timeout = 0.05 if timeout is None else min(timeout, 0.05)
+                elif self._accept_at is not None:
+                    wait = max(0.0, self._accept_at - monotonic())
+                    timeout = wait if timeout is None else min(timeout, wait)
                 for key, mask in select(timeout):
                     peer = key.data
                     if peer is _LISTENER:
@@ -87,6 +95,9 @@ class EpollServer:
                 self._run_timers()
                 if self._stopping:
                     self._close_idle()
+                elif self._accept_at is not None and monotonic() >= self._accept_at:
+                    self._accept_at = None
+                    self.selector.register(self.listener, selectors.EVENT_READ, _LISTENER)
         finally:
             for peer in list(self._peers):
                 self._close(peer)
@@ -100,8 +111,11 @@ class EpollServer:
                 sock, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:  # EMFILE and friends: try again on the next round
+            except OSError as exc:
+                if exc.errno in OUT_OF_RESOURCES:
+                    self._pause_accepting(exc)
                 return
+            self._short = False
             tune(sock)
             sock.setblocking(False)
             peer = _Peer(sock)
@@ -110,6 +124,16 @@ class EpollServer:
             self._peers.add(peer)
             self.selector.register(sock, selectors.EVENT_READ, peer)
             self._schedule(peer)
+
+    def _pause_accepting(self, exc: OSError) -> None:
+        """Out of file descriptors: the client waits in the backlog, so the listener
+        stays readable and select() would return at once, forever (a busy loop). Stop
+        watching it for a moment; connections that end meanwhile free fds."""
+        if not self._short:  # once per shortage, not ten times a second
+            log.warning("accept() failed: %s; retrying every %.1f s", exc.strerror, ACCEPT_RETRY_DELAY)
+            self._short = True
+        self.selector.unregister(self.listener)
+        self._accept_at = monotonic() + ACCEPT_RETRY_DELAY
 
     def _read(self, peer: _Peer) -> None:
         try:
@@ -127,12 +151,12 @@ class EpollServer:
     def _send(self, peer: _Peer, out: bytes) -> None:
         if out and not peer.gone:
             if peer.out:
-                if len(peer.out) > self.config.max_send_buffer:
-                    # A client that stops reading may not grow our memory without bound.
-                    # Checked before appending, not after: one large response (its body
-                    # is in memory already) may exceed the limit for a client that reads.
-                    return self._close(peer)
                 peer.out += out
+                if len(peer.out) > self.config.max_send_buffer:
+                    # More is produced (a stream, a wake-up) while the client still
+                    # has not taken what it was sent: it may not grow our memory
+                    # without bound. One answer, however large, is not this case.
+                    return self._close(peer)
             else:
                 try:
                     sent = peer.sock.send(out)
@@ -157,7 +181,10 @@ class EpollServer:
         self._finish(peer)
 
     def _want_write(self, peer: _Peer, want: bool) -> None:
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0)
+        # While the client is behind on reading, read no more from it either: requests
+        # it pipelines meanwhile would only pile answers onto `out` (backpressure, as
+        # a blocked sendall() gives the thread models for free).
+        events = selectors.EVENT_WRITE if want else selectors.EVENT_READ
         if events != peer.events:
             peer.events = events
             self.selector.modify(peer.sock, events, peer)
@@ -228,7 +255,8 @@ class EpollServer:
 
     def _close_idle(self) -> None:
         if self.listener.fileno() >= 0:
-            self.selector.unregister(self.listener)
+            if self._accept_at is None:  # else it is not registered right now
+                self.selector.unregister(self.listener)
             self.listener.close()
         for peer in list(self._peers):
             peer.conn.stopping = True

@@ -1,10 +1,18 @@
 """Opening the listening socket, the same way for every I/O model."""
 from __future__ import annotations
 
+import errno
 import resource
 import socket
 
-__all__ = ["open_listener", "raise_fd_limit", "tune"]
+__all__ = ["open_listener", "raise_fd_limit", "tune", "OUT_OF_RESOURCES", "ACCEPT_RETRY_DELAY"]
+
+# accept() errors that mean "not now" rather than "never": out of file descriptors
+# (per process, system-wide) or kernel memory. The pending connection stays queued, so
+# the listener stays readable: retrying at once spins. Wait a little instead (asyncio
+# waits 1 s, libuv and nginx a few ms to 500 ms).
+OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+ACCEPT_RETRY_DELAY = 0.1
 
 
 def open_listener(host: str, port: int, backlog: int) -> socket.socket:

@@ -13,7 +13,7 @@ from time import monotonic
 
 from ..app import App
 from ..config import ServerConfig
-from .sync import SyncServer
+from .sync import SyncServer, start_thread
 
 __all__ = ["PoolServer"]
 
@@ -29,7 +29,7 @@ class PoolServer(SyncServer):
             for i in range(config.workers)
         ]
         for worker in self._workers:
-            worker.start()
+            start_thread(worker)
 
     def dispatch(self, sock: socket.socket) -> None:
         self._queue.put(sock)

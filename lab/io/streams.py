@@ -10,15 +10,18 @@ libuv's loop instead of the standard one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from time import monotonic
 
 from ..app import App
 from ..config import ServerConfig
 from ..connection import Connection
-from .listener import open_listener, raise_fd_limit, tune
+from .listener import OUT_OF_RESOURCES, open_listener, raise_fd_limit, tune
 
 __all__ = ["StreamsServer"]
+
+log = logging.getLogger("lab")
 
 READ_SIZE = 65536
 
@@ -46,14 +49,15 @@ class _Peer:
     def send(self, out: bytes) -> None:
         writer = self.writer
         if out and not writer.is_closing():
-            if writer.transport.get_write_buffer_size() > self.config.max_send_buffer:
-                # A client that stops reading may not grow our memory without bound.
-                # Checked before writing, not after: one large response (its body is in
-                # memory already) may exceed the limit for a client that reads.
+            unsent = writer.transport.get_write_buffer_size()
+            writer.write(out)
+            if unsent and unsent + len(out) > self.config.max_send_buffer:
+                # More is produced (a stream, a wake-up) while the client still has
+                # not taken what it was sent: it may not grow our memory without
+                # bound. One answer, however large, is not this case.
                 self.conn.connection_lost()
                 writer.transport.abort()
                 return
-            writer.write(out)
         if self.conn.closing:
             if not writer.is_closing():
                 writer.close()
@@ -94,6 +98,7 @@ class StreamsServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
         self._peers: set[_Peer] = set()
+        self._short_until = 0.0  # out of fds: warned, quiet until then
 
     def serve_forever(self) -> None:
         factory = None
@@ -105,6 +110,7 @@ class StreamsServer:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(self._on_loop_error)
         self._stopped = asyncio.Event()
         server = await asyncio.start_server(self._serve, sock=self.listener,
                                             backlog=self.config.backlog)
@@ -120,17 +126,30 @@ class StreamsServer:
                 await asyncio.sleep(0.02)
             for peer in list(self._peers):
                 peer.writer.transport.abort()
+            # Let the aborted connections' coroutines see their end and return: a task
+            # still pending when the runner closes the loop is cancelled, and asyncio
+            # logs that cancellation with a traceback.
+            give_up = monotonic() + 1.0
+            while self._peers and monotonic() < give_up:
+                await asyncio.sleep(0.01)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock: socket.socket = writer.get_extra_info("socket")
         tune(sock)
         peer = _Peer(writer, self._loop, self.config)
         conn = peer.conn = Connection(self.app, self.config, peer.wake)
+        # Accepted just before stop() but started after it: answer once, then close.
+        conn.stopping = self._stopped is not None and self._stopped.is_set()
         self._peers.add(peer)
         try:
             peer.arm()
             while not conn.closing:
                 try:
+                    if writer.transport.get_write_buffer_size():
+                        # The client is behind on reading: read no more from it until
+                        # it catches up, or the answers to what it pipelines meanwhile
+                        # pile up here (a blocked sendall() does this for threads).
+                        await writer.drain()
                     data = await reader.read(READ_SIZE)
                 except OSError:
                     break
@@ -144,6 +163,24 @@ class StreamsServer:
             conn.connection_lost()
             if not writer.is_closing():
                 writer.close()
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        """Out of file descriptors, the standard loop's accept loop (CPython before
+        python/cpython#151615) does not stop at the first EMFILE: it retries once per
+        backlog slot (4096), logging a traceback and scheduling a resume each time, and
+        those resumes fail with ValueError if the listener has closed since. Say it once
+        a second, in one line; anything else goes to the default handler."""
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in OUT_OF_RESOURCES:
+            now = monotonic()
+            if now >= self._short_until:
+                log.warning("accept() failed: %s; asyncio retries in 1 s", exc.strerror)
+                self._short_until = now + 1.0
+            return
+        if (isinstance(exc, ValueError) and self.listener.fileno() < 0
+                and "_start_serving" in context.get("message", "")):
+            return  # one of those resumes, firing after shutdown closed the listener
+        loop.default_exception_handler(context)
 
     def stop(self) -> None:
         """Safe from a signal handler or another thread."""

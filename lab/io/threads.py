@@ -9,7 +9,7 @@ import socket
 import threading
 from time import monotonic
 
-from .sync import SyncServer
+from .sync import SyncServer, start_thread
 
 __all__ = ["ThreadsServer"]
 
@@ -18,7 +18,7 @@ class ThreadsServer(SyncServer):
     io_name = "threads"
 
     def dispatch(self, sock: socket.socket) -> None:
-        threading.Thread(target=self.handle, args=(sock,), daemon=True).start()
+        start_thread(threading.Thread(target=self.handle, args=(sock,), daemon=True))
 
     def finish(self) -> None:
         give_up = monotonic() + self.config.shutdown_grace
