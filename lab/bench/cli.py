@@ -50,8 +50,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, metavar="S",
                         help="seconds per measurement (default: 5, or 3 with --quick)")
     parser.add_argument("--out", default="bench-results", metavar="DIR",
-                        help="directory for bench.json, the SVG charts and summary.md (default: bench-results/)")
-    parser.add_argument("--json", metavar="FILE", help="write the JSON here instead of DIR/bench.json")
+                        help="directory for bench.json, the SVG charts and summary.md (default: %(default)s)")
+    parser.add_argument("--json", metavar="FILE", help="write the JSON here (default: DIR/bench.json)")
     parser.add_argument("--no-wrk", dest="wrk", action="store_false",
                         help="use the lab's load generator even when wrk is installed")
     parser.add_argument("--serve-cmd", metavar="CMD",

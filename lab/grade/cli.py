@@ -30,17 +30,17 @@ FORMATS = tuple(export.EXPORTERS)
 
 def configure_grade(p: argparse.ArgumentParser) -> None:
     p.description = "Grade a submission against an exercise's checks (or a whole class with --batch)."
-    p.add_argument("--exercise", "-e", help="exercise id, e.g. 01-request-parsing (or 01)")
-    p.add_argument("--submission", "-s", type=Path, help="the folder with the student's files")
-    p.add_argument("--stage", help="grade stages 1..STAGE only (id or number); later stages are not_run")
-    p.add_argument("--seed", type=int, help="replay a run: every random choice comes from this seed")
+    p.add_argument("--exercise", "-e", help="exercise id, e.g. 01-request-parsing (or 01) (default: none; required unless --batch finds it in each submission)")
+    p.add_argument("--submission", "-s", type=Path, help="the folder with the student's files (default: none; required without --batch)")
+    p.add_argument("--stage", help="grade stages 1..STAGE only (id or number); later stages are not_run (default: all stages)")
+    p.add_argument("--seed", type=int, help="replay a run: every random choice comes from this seed (default: a fresh seed, printed)")
     p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default: %(default)s)")
-    p.add_argument("--out", "-o", type=Path, help="write the output here (a folder with --batch)")
-    p.add_argument("--only", action="append", metavar="CHECK", help="run only this check (repeatable)")
+    p.add_argument("--out", "-o", type=Path, help="write the output here, a folder with --batch (default: standard output)")
+    p.add_argument("--only", action="append", metavar="CHECK", help="run only this check, repeatable (default: every check)")
     p.add_argument("--results", type=Path,
                    help="keep the full native results.json here (instructors: hidden checks included), "
-                        "rewritten after every check so a killed run still leaves valid JSON")
-    p.add_argument("--batch", type=Path, metavar="SUBMISSIONS_DIR", help="grade every folder in this one (one per student)")
+                        "rewritten after every check so a killed run still leaves valid JSON (default: not kept)")
+    p.add_argument("--batch", type=Path, metavar="SUBMISSIONS_DIR", help="grade every folder in this one, one per student (default: grade one --submission)")
     p.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at once with --batch (default: %(default)s)")
     p.add_argument("--lab-root", type=Path, help=argparse.SUPPRESS)  # the lab providing `protocols`, for tests
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")

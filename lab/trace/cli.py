@@ -40,8 +40,8 @@ def configure_trace(parser: argparse.ArgumentParser) -> None:
     parser.description = "Run a scenario against the lab, capture it and print the annotated wire."
     parser.add_argument("scenario", nargs="?", help="a scenario name (see --list), or 'handshake'")
     parser.add_argument("--list", action="store_true", help="name the scenarios, one line each")
-    parser.add_argument("--io", default=DEFAULT_IO, choices=IO_MODELS, help=f"I/O model of the lab (default {DEFAULT_IO})")
-    parser.add_argument("--out", metavar="FILE.pcap", help="also write the capture as a pcap file")
+    parser.add_argument("--io", default=DEFAULT_IO, choices=IO_MODELS, help="I/O model of the lab (default: %(default)s)")
+    parser.add_argument("--out", metavar="FILE.pcap", help="also write the capture as a pcap file (default: not written)")
     parser.add_argument("--json", action="store_true", help="one JSON record per segment instead of text")
     parser.add_argument("--no-capture", action="store_true",
                         help="skip packet capture: use the application-level byte tap")
@@ -50,7 +50,7 @@ def configure_trace(parser: argparse.ArgumentParser) -> None:
 def configure_inspect(parser: argparse.ArgumentParser) -> None:
     parser.description = "Annotate HTTP, SSE and WebSocket traffic in a pcap file (e.g. from tcpdump -i lo -w)."
     parser.add_argument("pcap", metavar="FILE.pcap", help="a pcap or pcapng file")
-    parser.add_argument("--port", type=int, help="only connections to or from this port (the server's)")
+    parser.add_argument("--port", type=int, help="only connections to or from this port, the server's (default: every TCP connection in the file)")
     parser.add_argument("--json", action="store_true", help="one JSON record per segment instead of text")
 
 
