@@ -349,20 +349,9 @@ REJECTIONS = {
 }
 
 
-PARSER_BUGS = {
-    "trailer-section-too-large-431": (
-        "protocols/http1/body.py ChunkedReader._read_trailers checks max_header_bytes only "
-        "while the trailer section is incomplete: a too-large trailer section that arrives "
-        "whole is accepted (200), the same bytes in pieces get 431. Parser bug, owned by "
-        "the protocols engineer."),
-}
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=PARSER_BUGS[name]))
-    if name in PARSER_BUGS else name
-    for name in REJECTIONS
-])
+@pytest.mark.parametrize("name", list(REJECTIONS))
 def test_rejection_gets_its_status_and_close_and_server_goes_on(model, serve, name):
     raw, status, options = REJECTIONS[name]
     server = serve("echo", *options)
@@ -388,11 +377,6 @@ def test_request_line_at_the_limit_is_accepted_whole(model, serve):
         assert c.read_response().status == 200
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "protocols/http1/parser.py _wait_for_head: a request line of exactly max_request_line "
-    "bytes whose CR has arrived but not its LF is refused with 414 (the check is "
-    "`size > max_request_line` with no room for the CR); the same line sent whole is "
-    "accepted. Parser bug, owned by the protocols engineer."))
 def test_request_line_at_the_limit_is_accepted_however_it_is_split(model, serve):
     server = serve("echo", *STRICT)
     line = _longest_request_line()
