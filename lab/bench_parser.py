@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from protocols.http1 import NEED_DATA, Data, EndOfMessage, Request, RequestParser, format_response
+from protocols.http1 import Data, EndOfMessage, Request, RequestParser, format_response
 
 __all__ = ["main", "make_corpus"]
 

@@ -58,14 +58,15 @@ class ContentLengthReader:
 class ChunkedReader:
     """The chunked transfer coding (RFC 9112 §7.1), with extensions and trailers."""
 
-    __slots__ = ("limits", "remaining", "total", "state", "trailer_search")
+    __slots__ = ("limits", "remaining", "total", "state", "trailer_search", "trailer_scanned")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.remaining = 0  # bytes left in the current chunk's data
         self.total = 0  # body bytes so far, for max_body
         self.state = "size"  # size -> data -> crlf -> size ... -> trailers -> done
-        self.trailer_search = 0
+        self.trailer_search = 0  # where the next search for CRLFCRLF starts
+        self.trailer_scanned = 0  # bytes of the trailer section checked for bare LFs
 
     def read(self, buf: bytearray, eof: bool) -> BodyEvent:
         while True:
@@ -122,6 +123,14 @@ class ChunkedReader:
             return _END
         end = buf.find(b"\r\n\r\n", self.trailer_search)
         if end < 0:
+            # RFC 9112 §2.2, as for the head: a bare LF is refused when it arrives, not
+            # after waiting for a CRLFCRLF that a client ending lines in LF never sends.
+            lf = buf.find(b"\n", self.trailer_scanned)
+            while lf >= 0:
+                if lf == 0 or buf[lf - 1] != 0x0D:
+                    raise HTTPError(400, "bare LF in trailer section")
+                lf = buf.find(b"\n", lf + 1)
+            self.trailer_scanned = len(buf)
             if len(buf) > self.limits.max_header_bytes:
                 raise HTTPError(431, "trailer section too large")
             self.trailer_search = max(0, len(buf) - 3)

@@ -5,7 +5,9 @@ import pytest
 
 from protocols.http1 import Data, EndOfMessage, Limits, RequestParser
 
-from .conftest import fire_offset
+from protocols.errors import HTTPError
+
+from .conftest import drain, fire_offset
 
 HEAD = b"POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 
@@ -150,3 +152,15 @@ def test_too_many_trailer_fields_is_431__rfc6585_5(feed):
 )
 def test_eof_inside_a_chunked_body_is_400__rfc9112_8(feed, body):
     assert feed.rejects(chunked(body), eof=True).status == 400
+
+
+@pytest.mark.parametrize("trailers", [b"X: 1\n\n", b"X: 1\r\nY: 2\n", b"\n"])
+def test_bare_lf_in_trailers_is_400_without_waiting__rfc9112_2_2(feed, trailers):
+    # Like the head: a client ending lines in LF would never send the CRLFCRLF.
+    data = chunked(b"0\r\n" + trailers)
+    parser = RequestParser()
+    parser.receive_data(data)
+    with pytest.raises(HTTPError) as info:
+        drain(parser, [])
+    assert info.value.status == 400
+    assert feed.rejects(data).status == 400
