@@ -127,6 +127,11 @@ class EpollServer:
     def _send(self, peer: _Peer, out: bytes) -> None:
         if out and not peer.gone:
             if peer.out:
+                if len(peer.out) > self.config.max_send_buffer:
+                    # A client that stops reading may not grow our memory without bound.
+                    # Checked before appending, not after: one large response (its body
+                    # is in memory already) may exceed the limit for a client that reads.
+                    return self._close(peer)
                 peer.out += out
             else:
                 try:
@@ -137,9 +142,6 @@ class EpollServer:
                     return self._close(peer)
                 if sent < len(out):
                     peer.out += out[sent:]
-            if len(peer.out) > self.config.max_send_buffer:
-                # A client that stops reading may not grow our memory without bound.
-                return self._close(peer)
             self._want_write(peer, bool(peer.out))
         self._finish(peer)
 

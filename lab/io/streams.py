@@ -46,12 +46,14 @@ class _Peer:
     def send(self, out: bytes) -> None:
         writer = self.writer
         if out and not writer.is_closing():
-            writer.write(out)
             if writer.transport.get_write_buffer_size() > self.config.max_send_buffer:
                 # A client that stops reading may not grow our memory without bound.
+                # Checked before writing, not after: one large response (its body is in
+                # memory already) may exceed the limit for a client that reads.
                 self.conn.connection_lost()
                 writer.transport.abort()
                 return
+            writer.write(out)
         if self.conn.closing:
             if not writer.is_closing():
                 writer.close()
