@@ -8,8 +8,10 @@ from protocols.errors import HTTPError
 from protocols.http1 import Request
 
 from ..app import Answer, App, Response, text_response
+from ..broker import Broker
 from ..config import ServerConfig
 from ..offload import offload
+from ..patterns.push import add_push_routes, add_topic_fallback
 from ..router import Router, query_params, split_target
 from .echo import echo
 
@@ -21,12 +23,15 @@ _DASHBOARD = (Path(__file__).with_name("dashboard.html")).read_bytes()
 _HTML = [(b"Content-Type", b"text/html; charset=utf-8"), (b"Cache-Control", b"no-cache")]
 
 
-def make_lab_app(config: ServerConfig) -> App:
+def make_lab_app(config: ServerConfig, broker: Broker | None = None) -> App:
     router = Router()
+    broker = broker if broker is not None else Broker()
+    add_push_routes(router, config, broker)  # /topics/{t}/events, /topics/{t}/ws
 
     router.add(r"/", get=lambda request: Response(200, _HTML, _DASHBOARD))
     router.add(r"/echo(?:/.*)?", any=echo)
     router.add(r"/work", get=work)
+    add_topic_fallback(router, broker)  # until the topics routes land; shadowed by them
     return router
 
 
