@@ -31,7 +31,7 @@ _LISTENER, _WAKER = object(), object()
 
 
 class _Peer:
-    __slots__ = ("sock", "conn", "out", "timer", "events", "gone")
+    __slots__ = ("sock", "conn", "out", "timer", "events", "gone", "woken")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -40,6 +40,7 @@ class _Peer:
         self.timer: float | None = None  # the deadline our heap entry is for
         self.events = selectors.EVENT_READ
         self.gone = False
+        self.woken = False  # queued in _woken, not ticked yet
 
 
 class EpollServer:
@@ -184,6 +185,11 @@ class EpollServer:
 
     # -- wake-ups and timers --------------------------------------------------------
     def _wake(self, peer: _Peer) -> None:  # any thread
+        # One tick answers every wake-up before it: a publish burst of 100 messages
+        # queues each subscriber once, not 100 times.
+        if peer.woken:
+            return
+        peer.woken = True
         self._woken.append(peer)
         os.eventfd_write(self._wakefd, 1)
 
@@ -195,6 +201,7 @@ class EpollServer:
         woken = self._woken
         while woken:
             peer = woken.popleft()
+            peer.woken = False  # before ticking: a wake-up from now on queues it again
             if not peer.gone:
                 self._send(peer, peer.conn.tick())
 

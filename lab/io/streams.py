@@ -26,7 +26,7 @@ READ_SIZE = 65536
 class _Peer:
     """One connection's state outside its coroutine: what callbacks need to reach."""
 
-    __slots__ = ("conn", "writer", "timer", "armed_for", "loop", "config")
+    __slots__ = ("conn", "writer", "timer", "armed_for", "loop", "config", "woken")
 
     def __init__(self, writer: asyncio.StreamWriter, loop: asyncio.AbstractEventLoop,
                  config: ServerConfig) -> None:
@@ -35,12 +35,18 @@ class _Peer:
         self.config = config
         self.timer: asyncio.TimerHandle | None = None
         self.armed_for: float | None = None  # the deadline the timer is set for
+        self.woken = False  # a tick is already scheduled for a wake-up
         self.conn: Connection
 
     def wake(self) -> None:  # any thread
-        self.loop.call_soon_threadsafe(self.tick)
+        # One tick answers every wake-up before it: a publish burst of 100 messages
+        # schedules one tick per subscriber, not 100.
+        if not self.woken:
+            self.woken = True
+            self.loop.call_soon_threadsafe(self.tick)
 
     def tick(self) -> None:
+        self.woken = False  # before ticking: a wake-up from now on needs a new tick
         self.send(self.conn.tick())
 
     def send(self, out: bytes) -> None:
