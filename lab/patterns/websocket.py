@@ -43,8 +43,8 @@ from time import monotonic
 from protocols.errors import HTTPError, WebSocketError
 from protocols.http1 import Request
 from protocols.websocket import (
-    END_OF_STREAM, NEED_DATA, Message, Opcode, State, WebSocketConnection, encode_frame,
-    server_handshake,
+    END_OF_STREAM, NEED_DATA, Close, Message, Opcode, State, WebSocketConnection,
+    encode_frame, server_handshake,
 )
 
 from ..app import Response, Wake
@@ -105,11 +105,15 @@ class WebSocketSession:
                     self.broker.publish(
                         self.topic, payload.encode("utf-8") if isinstance(payload, str) else payload
                     )
-                # Ping: the Pong is queued by the core; Pong: nothing to do;
-                # Close: the core queued our Close and moved to CLOSED.
+                elif isinstance(event, Close):
+                    # The core queued our Close. What was published before it (the
+                    # client's own last messages too) still goes out ahead of it: data
+                    # may be sent until our Close is (§5.5.1).
+                    out.append(self._push(limit=False))
+                # Ping: the core queued the Pong; Pong: nothing to do.
+                out.append(ws.data_to_send())
         except WebSocketError:
-            pass  # the core queued the Close frame with the error's code
-        out.append(ws.data_to_send())
+            out.append(ws.data_to_send())  # the Close frame with the error's code
         if ws.state is State.OPEN:
             out.append(self._push())  # our own publish, without waiting for the wake-up
         self._check_closed()
@@ -125,8 +129,9 @@ class WebSocketSession:
         self._unsubscribe()
 
     # -- pushing ------------------------------------------------------------------------
-    def _push(self) -> bytes:
-        """Frames for the messages after our cursor: at most BURST bytes per turn."""
+    def _push(self, limit: bool = True) -> bytes:
+        """Frames for the messages after our cursor: at most BURST bytes per turn (or
+        one whole batch, `limit=False`, when no turn will follow: before our Close)."""
         batch = self.broker.read(self.topic, self.after, BATCH)
         if batch.pruned and not batch.messages:
             self.after = batch.oldest - 1
@@ -137,7 +142,7 @@ class WebSocketSession:
             parts.append(frame)
             size += len(frame)
             self.after = message.offset
-            if size >= BURST:
+            if limit and size >= BURST:
                 break
         more = size >= BURST or len(batch.messages) == BATCH
         # More to send: come back at once, after the I/O model has served the others.
