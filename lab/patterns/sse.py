@@ -85,15 +85,29 @@ BATCH = 1000
 # buffers' worth, so a long catch-up neither starves the loop nor piles up unsent.
 BURST = 256 * 1024
 HEARTBEAT = encode_comment("heartbeat")
+# Encodings cached for messages up to this size, at most CACHE_ENTRIES of them: every
+# subscriber of a topic sends the same bytes, but the cache must not keep pruned
+# megabytes alive (bound: about 2 x 8 KiB x 2048 = 32 MiB). Larger messages are
+# encoded per subscriber; their cost is in the copying anyway.
+CACHE_MAX_MESSAGE = 8 * 1024
+CACHE_ENTRIES = 2048
 # Longest id we parse: offsets fit in 18 decimal digits long before they overflow.
 MAX_ID_DIGITS = 18
 
 
-@lru_cache(maxsize=4096)
-def encode_message(offset: int, data: bytes) -> bytes:
-    """One broker message as an event block. Cached: every subscriber of a topic sends
-    the same bytes, and `bytes` caches its own hash, so a hit costs a dict lookup."""
+def _encode_message(offset: int, data: bytes) -> bytes:
     return encode_event(data.decode("utf-8", "replace"), id=str(offset))
+
+
+_encode_cached = lru_cache(maxsize=CACHE_ENTRIES)(_encode_message)
+
+
+def encode_message(offset: int, data: bytes) -> bytes:
+    """One broker message as an event block. Small ones are cached: `bytes` caches its
+    own hash, so for the 1,000th subscriber a hit costs a dict lookup."""
+    if len(data) <= CACHE_MAX_MESSAGE:
+        return _encode_cached(offset, data)
+    return _encode_message(offset, data)
 
 
 class EventStream:
@@ -151,11 +165,11 @@ class EventStream:
         if out:
             self._given += len(out)
             self._sent_at = now
-        elif now >= self._sent_at + self.heartbeat:
-            out = HEARTBEAT
-            self._sent_at = now
         else:
             self._given = 0
+            if now >= self._sent_at + self.heartbeat:
+                out = HEARTBEAT
+                self._sent_at = now
         self.deadline = self._sent_at + self.heartbeat
         return out
 
@@ -168,12 +182,15 @@ class EventStream:
         if batch.pruned and batch.oldest > self.after + 1:
             notice = json.dumps({"after": self.after, "oldest": batch.oldest})
             parts.append(encode_event(notice, event="pruned"))
+            self.after = batch.oldest - 1  # told once: the cursor moves past the gap
+        size = 0
         for message in batch.messages:
-            parts.append(encode_message(message.offset, message.data))
-        if batch.messages:
-            self.after = batch.messages[-1].offset
-        elif batch.pruned:
-            self.after = batch.oldest - 1  # told once; do not repeat the notice
+            block = encode_message(message.offset, message.data)
+            parts.append(block)
+            self.after = message.offset
+            size += len(block)
+            if size >= BURST:  # the rest on the next pull
+                break
         return b"".join(parts)
 
 

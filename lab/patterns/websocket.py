@@ -29,6 +29,9 @@ Choices (also in the README):
   thread models block in `sendall()` for at most `keepalive_timeout`, then drop it. No
   Close frame can get through a full buffer, so the client sees 1006. A session far
   behind hands over at most `BURST` bytes per turn, then lets others go first.
+- **Pruned offsets** (a resume point older than retention keeps) are not announced by a
+  frame of another shape: the offsets of the frames jump, which says exactly which were
+  lost (SSE, which has no offsets in its data, sends `event: pruned` instead).
 - **Origin** is not checked: the lab has no cookies or credentials to protect.
 - The session's subscription is freed as soon as it is closed (Close handshake, a
   protocol error, or the TCP connection lost).
@@ -53,15 +56,23 @@ from ..router import query_params, split_target
 
 __all__ = ["WebSocketSession", "websocket_response", "encode_push"]
 
-# Messages per broker read, and bytes per turn before others go first (see sse.py).
+# Messages per broker read, bytes per turn before others go first, and which encodings
+# are cached (see sse.py).
 BATCH = 1000
 BURST = 256 * 1024
+CACHE_MAX_MESSAGE = 8 * 1024
+CACHE_ENTRIES = 2048
 
 
-@lru_cache(maxsize=4096)
 def encode_push(offset: int, data: bytes) -> bytes:
-    """One broker message as a server text frame (unmasked). Cached: every subscriber
-    of a topic sends the same bytes."""
+    """One broker message as a server text frame (unmasked). Small ones are cached:
+    every subscriber of a topic sends the same bytes."""
+    if len(data) <= CACHE_MAX_MESSAGE:
+        return _encode_cached(offset, data)
+    return _encode_push(offset, data)
+
+
+def _encode_push(offset: int, data: bytes) -> bytes:
     try:
         view = {"offset": offset, "data": data.decode("utf-8")}
     except UnicodeDecodeError:
@@ -69,6 +80,9 @@ def encode_push(offset: int, data: bytes) -> bytes:
                 "data_base64": base64.b64encode(data).decode("ascii")}
     text = json.dumps(view, ensure_ascii=False, separators=(",", ":"))
     return encode_frame(Opcode.TEXT, text.encode("utf-8"))
+
+
+_encode_cached = lru_cache(maxsize=CACHE_ENTRIES)(_encode_push)
 
 
 class WebSocketSession:
