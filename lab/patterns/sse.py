@@ -51,14 +51,18 @@ Choices (also in the README):
 - **Fairness.** A stream that is far behind (a resume over thousands of messages) hands
   over at most `BURST` bytes, then says "nothing now" with a deadline of now, so the
   I/O model serves everyone else before it continues.
-- **A client that stops reading.** Its stream never queues messages; what grows is the
-  I/O model's unsent output. `epoll`, `asyncio` and `uvloop` drop the connection once
-  more than `max_send_buffer` (1 MiB) sits unsent in user space (checked before more is
-  added) on top of the kernel's socket buffers; `blocking`, `threads` and `pool` block
-  that connection's thread in `sendall()` for at most `keepalive_timeout` (30 s), then
-  drop it. Either way the subscription is freed and other subscribers are unaffected;
-  an EventSource that is dropped reconnects with `Last-Event-ID` and loses nothing that
-  retention still holds.
+- **A client that stops reading.** Its stream never queues messages; it is a cursor
+  into the broker's log. What the client has not taken sits in the kernel's socket
+  buffers and, above them, in the I/O model's. Once more than `max_send_buffer` (1 MiB)
+  is unsent there, the stream is not ticked (nothing more is read from the broker for
+  it) until the client drains below that; a client that does not within
+  `keepalive_timeout` (30 s) is dropped. `epoll`, `asyncio` and `uvloop` hold the tick
+  back; `blocking`, `threads` and `pool` block the connection's thread in `sendall()`
+  with that timeout, which comes to the same. Memory per slow client is bounded by
+  `max_send_buffer` plus one turn's output (`BURST`, or one message if larger); a fast
+  reader of a message larger than the limit is never dropped for it. When dropped, the
+  subscription is freed, other subscribers are unaffected, and an EventSource
+  reconnects with `Last-Event-ID` and loses nothing that retention still holds.
 """
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """A subscriber that stops reading is dropped by the documented policy (lab/patterns/sse.py,
-"A client that stops reading"), while the others keep receiving, in order.
+"A client that stops reading"), while the others keep receiving, in order; a subscriber
+that reads is never dropped, even for a message larger than the limit.
 
-`epoll`, `asyncio`, `uvloop`: dropped once more than `max_send_buffer` (1 MiB) waits
-unsent in user space. `threads`, `pool`: the connection's thread blocks in `sendall()`
-for at most `keepalive_timeout` (1 s here), then drops it. 10 MiB are published, more
-than the kernel's socket buffers and the 1 MiB limit together.
+Past `max_send_buffer` (1 MiB) unsent, `epoll`, `asyncio` and `uvloop` hold the stream
+back until the client drains and drop it after `keepalive_timeout` (1 s here); `threads`
+and `pool` block its thread in `sendall()` for as long. 10 MiB are published, more than
+the kernel's socket buffers and the 1 MiB limit together.
 """
 from __future__ import annotations
 
@@ -77,3 +78,20 @@ def test_a_stalled_subscriber_is_dropped_and_the_others_keep_receiving(server, k
     # The stalled one was dropped and its subscription freed.
     assert wait_until(lambda: get_json(server.address, f"/topics/{topic}/stats")["waiters"] == 0, 10)
     stalled.close()
+
+
+@pytest.mark.parametrize("kind", ["sse", "ws"])
+def test_a_reader_of_messages_larger_than_the_send_limit_is_not_dropped(server, kind):
+    topic = f"big-{kind}-{time.monotonic_ns()}"
+    got: list[int] = []
+    ready = threading.Event()
+    # Far past the kernel's socket buffers too, and back to back: no time to drain.
+    sizes = [12 << 20] + [10] * (MESSAGES - 1)
+    reader = threading.Thread(target=read_all, args=(server, kind, topic, got, ready), daemon=True)
+    reader.start()
+    assert ready.wait(10)
+    assert wait_until(lambda: get_json(server.address, f"/topics/{topic}/stats")["waiters"] == 1, 5)
+    for size in sizes:
+        publish(server.address, topic, b"y" * size)
+    reader.join(60)
+    assert got == list(range(1, MESSAGES + 1))
