@@ -44,3 +44,17 @@ def test_1000_subscribers_each_get_every_message_in_order(server, kind):
     result = run(server, kind, 1000)
     assert result.errors == [] and result.complete, result
     assert result.delivered == 1000 * 100
+
+
+@pytest.mark.parametrize("kind", ["sse", "ws"])
+def test_benchmark_legs_report_requests_bytes_and_latency(server, kind):
+    """The functions `lab bench` calls: sane figures from a short run."""
+    from lab.clients.push_bench import push_leg, run_fanout
+
+    leg = asyncio.run(push_leg(server.host, server.port, kind=kind, messages=20, size=64))
+    row = leg.as_dict()
+    assert row["requests"] == 1 and len(leg.latencies) == 20
+    assert 64 < row["bytes_per_message"] < 200  # the payload plus framing (+ the handshake / 20)
+    assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"] < 1000
+    fan = run_fanout(server.address, kind=kind, subscribers=20, messages=20, verify=False)
+    assert fan.complete and fan.delivered == 400 and fan.events_per_second > 0
