@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 
 from protocols.errors import WebSocketError
 from protocols.http1 import (
-    NEED_DATA, ConnectionClosed, Data, EndOfMessage, Response, ResponseParser, format_request,
+    NEED_DATA, ConnectionClosed, Data, EndOfMessage, ResponseParser, format_request,
 )
 from protocols.sse import EventStreamParser
 from protocols.websocket import END_OF_STREAM, Message
@@ -44,7 +44,6 @@ __all__ = ["FanoutResult", "LegResult", "fanout", "run_fanout", "push_leg", "run
            "payload"]
 
 Address = tuple[str, int]
-READ_SIZE = 65536
 # Connections opened at once while subscribing: well inside the listen backlog.
 CONNECT_CONCURRENCY = 200
 
@@ -105,13 +104,12 @@ class LegResult:
 class _Subscriber:
     """One subscriber's progress: what it got, when it got the last message."""
 
-    __slots__ = ("got", "done_at", "error", "done")
+    __slots__ = ("got", "done_at", "error")
 
     def __init__(self) -> None:
         self.got = 0
         self.done_at = 0.0
         self.error = ""
-        self.done = asyncio.Event()
 
 
 async def _sse_subscriber(host: str, port: int, topic: str, expect: list[bytes],
@@ -144,7 +142,6 @@ async def _sse_subscriber(host: str, port: int, topic: str, expect: list[bytes],
         sub.error = f"{type(exc).__name__}: {exc}"
     finally:
         wire.close()
-        sub.done.set()
 
 
 async def _ws_subscriber(host: str, port: int, topic: str, expect: list[bytes],
@@ -176,7 +173,6 @@ async def _ws_subscriber(host: str, port: int, topic: str, expect: list[bytes],
         sub.error = f"{type(exc).__name__}: {exc}"
     finally:
         wire.close()
-        sub.done.set()
 
 
 async def _count_frames(wire: Wire, buffered: bytes, sub: _Subscriber, total: int) -> None:

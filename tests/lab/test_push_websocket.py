@@ -3,7 +3,6 @@ polite client does, raw sockets for what no polite client sends (RFC 6455)."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import struct
 import time
