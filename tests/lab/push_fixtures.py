@@ -94,7 +94,7 @@ def push_server(io: str, *args: str, module: str = "lab") -> Iterator[Server]:
         server.stop()
 
 
-def raise_fd_limit(need: int) -> int:
+def raise_fd_limit() -> int:
     """Raise the soft open-files limit to the hard one; the limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:

@@ -39,7 +39,7 @@ def test_100_subscribers_each_get_every_message_in_order(server, kind):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sse", "ws"])
 def test_1000_subscribers_each_get_every_message_in_order(server, kind):
-    limit = raise_fd_limit(1100)
+    limit = raise_fd_limit()
     assert limit >= 1100, f"open-files limit {limit} is below the 1,100 this test needs"
     result = run(server, kind, 1000)
     assert result.errors == [] and result.complete, result

@@ -64,6 +64,20 @@ def test_head_is_event_stream_no_store_chunked_without_length(server):
     assert text == b"retry: 1000\nid: 1\ndata: hello\ndata: world\n\n"
 
 
+def test_head_gets_the_head_only_and_subscribes_nobody(server):
+    topic = fresh("head-only")
+    with socket.create_connection(server.address, timeout=5) as sock:
+        sock.sendall(f"HEAD /topics/{topic}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\n")
+        assert b"Content-Type: text/event-stream" in data
+        assert waiters(server, topic) == 0
+        sock.sendall(b"GET /topics/%s/stats HTTP/1.1\r\nHost: x\r\n\r\n" % topic.encode())
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")  # the connection lives on
+
+
 def test_http10_client_gets_a_close_delimited_stream(server):
     topic = fresh("old")
     publish(server.address, topic, b"x")
