@@ -157,8 +157,8 @@ class EpollServer:
             return self._close(peer)
         del peer.out[:sent]
         self._want_write(peer, bool(peer.out))
-        if peer.stalled_at is not None and len(peer.out) <= self.config.max_send_buffer:
-            peer.stalled_at = None  # the client caught up: the held-back tick runs now
+        if peer.stalled_at is not None and not peer.out:
+            peer.stalled_at = None  # the client took it all: the held-back tick runs now
             return self._send(peer, peer.conn.tick())
         self._finish(peer)
 
@@ -213,13 +213,14 @@ class EpollServer:
     def _tick(self, peer: _Peer) -> None:
         """Tick a connection, unless its client has not taken what it already has.
 
-        A stream or a WebSocket that is woken would add output behind the unsent bytes;
-        past `max_send_buffer` it is held back instead (it is a cursor into the broker:
-        nothing piles up meanwhile) and ticked once the client has drained below the
-        limit. A client that does not get there within `keepalive_timeout` is dropped:
-        the same bound the thread models put on `sendall()`.
+        A stream or a WebSocket that is woken would add output behind unsent bytes (the
+        kernel's socket buffers are full: the client is behind). It is held back instead
+        (it is a cursor into the broker: nothing piles up meanwhile) and ticked as soon
+        as `_flush` has handed everything to the kernel. A client that does not take it
+        within `keepalive_timeout` is dropped: the bound the thread models put on
+        `sendall()`.
         """
-        if len(peer.out) > self.config.max_send_buffer:
+        if peer.out:
             if peer.stalled_at is None:
                 peer.stalled_at = monotonic()
                 self._schedule(peer)

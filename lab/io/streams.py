@@ -38,8 +38,9 @@ class _Peer:
         self.woken = False  # a tick is already scheduled for a wake-up
         self.held: asyncio.Task | None = None  # a tick held back until the client drains
         self.conn: Connection
-        # The transport pauses writing (and drain() waits) past max_send_buffer.
-        writer.transport.set_write_buffer_limits(high=config.max_send_buffer)
+        # The transport pauses writing whenever bytes wait unsent, and resumes (drain()
+        # returns) once the kernel has taken them all.
+        writer.transport.set_write_buffer_limits(high=0)
 
     def wake(self) -> None:  # any thread
         # One tick answers every wake-up before it: a publish burst of 100 messages
@@ -50,11 +51,11 @@ class _Peer:
 
     def tick(self) -> None:
         self.woken = False  # before ticking: a wake-up from now on needs a new tick
-        if self.writer.transport.get_write_buffer_size() > self.config.max_send_buffer:
+        if self.writer.transport.get_write_buffer_size():
             # A stream or a WebSocket would add output behind what the client has not
             # taken: hold the tick back (it is a cursor into the broker, nothing piles
-            # up) until the client drains, or drop it after keepalive_timeout, the
-            # bound the thread models put on sendall().
+            # up) until the kernel has taken it all, or drop the client after
+            # keepalive_timeout, the bound the thread models put on sendall().
             if self.held is None:
                 self.held = self.loop.create_task(self.tick_when_drained())
             return
