@@ -52,17 +52,18 @@ Choices (also in the README):
   over at most `BURST` bytes, then says "nothing now" with a deadline of now, so the
   I/O model serves everyone else before it continues.
 - **A client that stops reading.** Its stream never queues messages; it is a cursor
-  into the broker's log. What the client has not taken sits in the kernel's socket
-  buffers and, above them, in the I/O model's. Once more than `max_send_buffer` (1 MiB)
-  is unsent there, the stream is not ticked (nothing more is read from the broker for
-  it) until the client drains below that; a client that does not within
-  `keepalive_timeout` (30 s) is dropped. `epoll`, `asyncio` and `uvloop` hold the tick
-  back; `blocking`, `threads` and `pool` block the connection's thread in `sendall()`
-  with that timeout, which comes to the same. Memory per slow client is bounded by
-  `max_send_buffer` plus one turn's output (`BURST`, or one message if larger); a fast
-  reader of a message larger than the limit is never dropped for it. When dropped, the
+  into the broker's log. While the client has not taken the previous output (the
+  kernel's socket buffers are full and bytes wait in the I/O model), the stream is not
+  advanced: nothing more is read from the broker for it. Once the kernel has taken it
+  all the stream goes on from its cursor; a client that does not take it within
+  `keepalive_timeout` (30 s) is dropped. `epoll`, `asyncio` and `uvloop` hold the
+  stream back; `blocking`, `threads` and `pool` block the connection's thread in
+  `sendall()` with that timeout, which comes to the same. So a slow client costs the
+  kernel's buffers plus one turn's output (`BURST`, or one message if larger), a fast
+  reader of a message larger than `max_send_buffer` is never dropped for it, and a
+  client that falls behind retention gets `event: pruned`. When a client is dropped its
   subscription is freed, other subscribers are unaffected, and an EventSource
-  reconnects with `Last-Event-ID` and loses nothing that retention still holds.
+  reconnects with `Last-Event-ID`, losing nothing that retention still holds.
 """
 from __future__ import annotations
 

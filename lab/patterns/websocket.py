@@ -23,14 +23,14 @@ Choices (also in the README):
   holds, like the topic poll and the SSE stream). A number that is not decimal is 400.
   An offset past the newest starts at the newest.
 - **A slow reader.** The session is a cursor into the broker's log, not a queue: it
-  reads what is new when ticked and holds nothing for the client. The bound is the
-  one of `lab/patterns/sse.py`: past `max_send_buffer` (1 MiB) unsent the session is
-  not ticked until the client drains, and a client that does not within
+  reads what is new when ticked and holds nothing for the client. The bound is the one
+  of `lab/patterns/sse.py`: while the client has not taken the previous output the
+  session is not advanced, and a client that does not take it within
   `keepalive_timeout` is dropped (no Close frame can get through a full buffer, so the
   client sees 1006). A client that keeps sending (pings, messages) without reading is
-  dropped at once past the limit: the answers to its own frames are not held back.
-  A session far behind hands over at most `BURST` bytes per turn, then lets others go
-  first.
+  dropped once more than `max_send_buffer` waits unsent: the answers to its own frames
+  are not held back. A session far behind hands over at most `BURST` bytes per turn,
+  then lets others go first.
 - **Pruned offsets** (a resume point older than retention keeps) are not announced by a
   frame of another shape: the offsets of the frames jump, which says exactly which were
   lost (SSE, which has no offsets in its data, sends `event: pruned` instead).

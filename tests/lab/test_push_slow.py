@@ -2,10 +2,10 @@
 "A client that stops reading"), while the others keep receiving, in order; a subscriber
 that reads is never dropped, even for a message larger than the limit.
 
-Past `max_send_buffer` (1 MiB) unsent, `epoll`, `asyncio` and `uvloop` hold the stream
-back until the client drains and drop it after `keepalive_timeout` (1 s here); `threads`
+While bytes wait unsent, `epoll`, `asyncio` and `uvloop` hold the stream back until the
+kernel takes them and drop the client after `keepalive_timeout` (1 s here); `threads`
 and `pool` block its thread in `sendall()` for as long. 10 MiB are published, more than
-the kernel's socket buffers and the 1 MiB limit together.
+the kernel's socket buffers and the 1 MiB `max_send_buffer` together.
 """
 from __future__ import annotations
 
