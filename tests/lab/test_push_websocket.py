@@ -204,6 +204,9 @@ VIOLATIONS = {
     # Only the header is sent: the server must refuse without waiting for 16 MiB.
     "message over --max-body (16 MiB), refused on its length": (
         frame(0x81, b"", length=(16 << 20) + 1), 1009),
+    # Fragments count together: 9 MiB, then the header of 8 MiB more.
+    "fragmented message over --max-body": (
+        frame(0x01, b"f" * (9 << 20)) + frame(0x80, b"", length=8 << 20), 1009),
 }
 
 
