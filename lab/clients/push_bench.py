@@ -12,11 +12,15 @@ dataclass (`.as_dict()` for a report row).
         WebSocket) and checks offsets and data in order; `verify=False` only counts
         event terminators / frames, so the client costs less than the server.
 
-    run_push_leg(address, kind="sse", messages=100, size=64, interval=0.0)
-        One subscriber; messages published one at a time, each waited for. Reports the
-        subscriber's requests (1: the GET, or the Upgrade), its bytes on the wire
-        (application bytes both ways, TCP/IP headers not counted) and the delivery
-        latency of each message (POST sent -> event parsed).
+    run_push_leg(address, kind="sse", messages=20, size=64, interval=0.05)
+        One subscriber; messages published one at a time, each waited for, one per
+        `interval` s. Reports the subscriber's requests (1: the GET, or the Upgrade), its
+        bytes on the wire (application bytes both ways, heads included, TCP/IP headers
+        not) and the delivery latency of each message (POST sent -> event parsed), with
+        the fields of `lab.patterns.probe.DeliveryResult` so the four patterns share a
+        table.
+
+    python -m lab.clients.push_bench fanout|sse|ws --port P [...] prints one JSON line.
 
 The client shares the machine with the server: on 2 cores the figures are a floor for
 the server, and `verify=False` is the fairer fan-out number.
@@ -74,24 +78,30 @@ class FanoutResult:
 
 @dataclass
 class LegResult:
-    pattern: str
-    messages: int
-    size: int
-    requests: int
-    bytes_sent: int
-    bytes_received: int
-    latencies: list[float]  # seconds, one per message
+    """One push leg of "patterns"; the same fields as `lab.patterns.probe.DeliveryResult`
+    (the polling legs), so the four delivery patterns fill one table."""
+
+    mode: str  # "sse" or "ws"
+    messages: int  # published
+    delivered: int  # received by the subscriber
+    requests: int  # the subscriber's requests: 1, the GET or the Upgrade
+    bytes_sent: int  # the subscriber's bytes (request, handshake, Pongs)
+    bytes_received: int  # the subscriber's bytes received (response head included)
+    latencies: list[float] = field(default_factory=list)  # seconds, per message
+    size: int = 0  # bytes per message
+
+    @property
+    def median_latency(self) -> float | None:
+        return statistics.median(self.latencies) if self.latencies else None
 
     @property
     def bytes_per_message(self) -> float:
-        return (self.bytes_sent + self.bytes_received) / max(self.messages, 1)
+        return (self.bytes_sent + self.bytes_received) / max(self.delivered, 1)
 
     def as_dict(self) -> dict:
         lat = sorted(self.latencies) or [0.0]
-        return {
-            "pattern": self.pattern, "messages": self.messages, "size": self.size,
-            "requests": self.requests, "bytes_sent": self.bytes_sent,
-            "bytes_received": self.bytes_received,
+        return asdict(self) | {
+            "median_latency": self.median_latency,
             "bytes_per_message": round(self.bytes_per_message, 1),
             "latency_p50_ms": round(1000 * statistics.median(lat), 3),
             "latency_p99_ms": round(1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))], 3),
@@ -331,10 +341,11 @@ def run_fanout(address: Address, *, kind: str = "sse", subscribers: int = 1000,
 
 # -- the push legs of "patterns" ---------------------------------------------------------
 
-async def push_leg(host: str, port: int, *, kind: str = "sse", messages: int = 100,
-                   size: int = 64, interval: float = 0.0, topic: str | None = None,
+async def push_leg(host: str, port: int, *, kind: str = "sse", messages: int = 20,
+                   size: int = 64, interval: float = 0.05, topic: str | None = None,
                    timeout: float = 10.0) -> LegResult:
-    """One subscriber; each message is published, then waited for (its latency)."""
+    """One subscriber; each message is published, then waited for (its latency), then
+    `interval` s pass (the polling legs' publisher also posts one per 0.05 s)."""
     topic = topic or f"leg-{kind}-{os.getpid()}-{time.monotonic_ns()}"
     if kind == "sse":
         wire, parser = await open_sse(host, port, topic)
@@ -386,11 +397,50 @@ async def push_leg(host: str, port: int, *, kind: str = "sse", messages: int = 1
     finally:
         publisher.close()
         wire.close()
-    return LegResult(kind, messages, size, 1, wire.sent, wire.received, latencies)
+    return LegResult(kind, messages, len(latencies), 1, wire.sent, wire.received, latencies,
+                     size)
 
 
-def run_push_leg(address: Address, *, kind: str = "sse", messages: int = 100,
-                 size: int = 64, interval: float = 0.0) -> LegResult:
+def run_push_leg(address: Address, *, kind: str = "sse", messages: int = 20,
+                 size: int = 64, interval: float = 0.05) -> LegResult:
     """`push_leg` on a fresh loop (uvloop)."""
     return _run(push_leg(address[0], address[1], kind=kind, messages=messages, size=size,
                          interval=interval))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m lab.clients.push_bench fanout|sse|ws --port P [...]`: one JSON line,
+    like `lab.patterns.probe` (what `lab bench`'s `Bench.client` runs)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lab.clients.push_bench",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("fanout", "sse", "ws"),
+                        help="fanout: N subscribers, M messages; sse/ws: one push leg")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--kind", choices=("sse", "ws"), default="sse", help="fanout: which push")
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=None,
+                        help="messages published (default: fanout 100, a leg 20)")
+    parser.add_argument("--size", type=int, default=64, help="bytes per message")
+    parser.add_argument("--interval", type=float, default=0.05, help="a leg: s between messages")
+    parser.add_argument("--verify", action="store_true", help="fanout: parse and check every event")
+    parser.add_argument("--sequential", action="store_true",
+                        help="fanout: wait for each 201 before the next publish")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    address = (args.host, args.port)
+    if args.what == "fanout":
+        result = run_fanout(address, kind=args.kind, subscribers=args.subscribers,
+                            messages=args.messages or 100, size=args.size, verify=args.verify,
+                            burst=not args.sequential, timeout=args.timeout).as_dict()
+    else:
+        result = run_push_leg(address, kind=args.what, messages=args.messages or 20,
+                              size=args.size, interval=args.interval).as_dict()
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

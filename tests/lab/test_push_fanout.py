@@ -51,10 +51,29 @@ def test_benchmark_legs_report_requests_bytes_and_latency(server, kind):
     """The functions `lab bench` calls: sane figures from a short run."""
     from lab.clients.push_bench import push_leg, run_fanout
 
-    leg = asyncio.run(push_leg(server.host, server.port, kind=kind, messages=20, size=64))
+    leg = asyncio.run(push_leg(server.host, server.port, kind=kind, messages=20, size=64,
+                               interval=0))
     row = leg.as_dict()
-    assert row["requests"] == 1 and len(leg.latencies) == 20
+    assert row["requests"] == 1 and row["delivered"] == 20 and len(leg.latencies) == 20
     assert 64 < row["bytes_per_message"] < 200  # the payload plus framing (+ the handshake / 20)
     assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"] < 1000
     fan = run_fanout(server.address, kind=kind, subscribers=20, messages=20, verify=False)
     assert fan.complete and fan.delivered == 400 and fan.events_per_second > 0
+
+
+def test_benchmark_cli_prints_one_json_line(server):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.lab.push_fixtures import ROOT
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for argv in (["fanout", "--kind", "ws", "--subscribers", "10", "--messages", "10"],
+                 ["sse", "--messages", "5", "--interval", "0"]):
+        out = subprocess.run([sys.executable, "-m", "lab.clients.push_bench", *argv,
+                              "--port", str(server.port)], cwd=ROOT, env=env, timeout=60,
+                             capture_output=True, text=True, check=True).stdout
+        row = json.loads(out.strip().splitlines()[-1])
+        assert row.get("complete", True) and row.get("delivered") in (100, 5), row
