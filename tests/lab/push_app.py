@@ -25,7 +25,7 @@ from protocols.sse import encode_comment, encode_event, encode_retry
 from lab.app import Answer, App, Response, json_response
 from lab.broker import Broker
 from lab.config import ServerConfig
-from lab.patterns.push import check_topic
+from lab.patterns.topics import check_topic
 from lab.patterns.sse import SSE_HEADERS, EventStream, sse_response
 from lab.router import Router
 
