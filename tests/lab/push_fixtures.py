@@ -8,8 +8,8 @@
         browser.evaluate("1 + 1")                                     # -> 2
 
 Servers run `python -m lab serve --app lab --io MODEL --port 0` (or a test app module
-with the same CLI face) with the repository root as cwd and PYTHONPATH; the listening
-line is read with a timeout; each is stopped with SIGTERM to its own PID, then SIGKILL.
+with the same CLI face) with the repository root as cwd and PYTHONPATH and a fresh
+`--data-dir` (removed at stop); the listening line is read with a timeout; each is stopped with SIGTERM to its own PID, then SIGKILL.
 Chromium runs in its own process group with a fresh profile; it is killed by that
 group's id at teardown.
 """
@@ -37,8 +37,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 class Server:
-    def __init__(self, proc: subprocess.Popen, host: str, port: int, io: str) -> None:
+    def __init__(self, proc: subprocess.Popen, host: str, port: int, io: str,
+                 data_dir: Path) -> None:
         self.proc, self.host, self.port, self.io = proc, host, port, io
+        self.data_dir = data_dir
 
     @property
     def address(self) -> tuple[str, int]:
@@ -57,12 +59,14 @@ class Server:
                 self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def start_server(io: str, *args: str, module: str = "lab", timeout: float = 15.0) -> Server:
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    data_dir = Path(tempfile.mkdtemp(prefix="push-data-"))  # uploads: never the repo's
     command = [sys.executable, "-m", module, "serve", "--app", "lab", "--io", io,
-               "--port", "0", *args]
+               "--port", "0", "--data-dir", str(data_dir), *args]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
@@ -73,16 +77,18 @@ def start_server(io: str, *args: str, module: str = "lab", timeout: float = 15.0
         if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
             proc.kill()
             proc.wait()
+            shutil.rmtree(data_dir, ignore_errors=True)
             raise RuntimeError(f"{command} printed no listening line in {timeout} s")
         byte = os.read(proc.stdout.fileno(), 1)  # unbuffered: select() sees what is left
         if not byte:
             proc.wait()
+            shutil.rmtree(data_dir, ignore_errors=True)
             raise RuntimeError(f"{command} exited with {proc.returncode}")
         line += byte
     # "listening on http://127.0.0.1:PORT (io=MODEL, app=APP)"
     hostport = line.split(b"http://", 1)[1].split(b" ", 1)[0].decode()
     host, port = hostport.rsplit(":", 1)
-    return Server(proc, host, int(port), io)
+    return Server(proc, host, int(port), io, data_dir)
 
 
 @contextmanager
