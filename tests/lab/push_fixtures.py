@@ -9,9 +9,9 @@
 
 Servers run `python -m lab serve --app lab --io MODEL --port 0` (or a test app module
 with the same CLI face) with the repository root as cwd and PYTHONPATH and a fresh
-`--data-dir` (removed at stop); the listening line is read with a timeout; each is stopped with SIGTERM to its own PID, then SIGKILL.
-Chromium runs in its own process group with a fresh profile; it is killed by that
-group's id at teardown.
+`--data-dir` (removed at stop); the listening line is read with a timeout; each is
+stopped with SIGTERM to its own PID, then SIGKILL. Chromium runs in its own process
+group with a fresh profile; it is killed by that group's id at teardown.
 """
 from __future__ import annotations
 
