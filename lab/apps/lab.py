@@ -27,6 +27,7 @@ from ..config import ServerConfig
 from ..offload import offload
 from ..patterns.common import limited
 from ..patterns.jobs import Jobs
+from ..patterns.push import add_push_routes
 from ..patterns.topics import Topics
 from ..patterns.tus import Tus
 from ..patterns.uploads import Uploads
@@ -67,6 +68,7 @@ class LabApp:
         router.add(r"/topics/(?P<topic>[^/]+)", get=self.topics.read,
                    post=limited(self.topics.publish, max_body))
         router.add(r"/topics/(?P<topic>[^/]+)/stats", get=self.topics.stats)
+        add_push_routes(router, config, self.broker)  # /topics/{t}/events, /topics/{t}/ws
         router.add(r"/stats", get=self.stats)
 
     def __call__(self, request: Request) -> Answer:

@@ -34,7 +34,7 @@ _LISTENER, _WAKER = object(), object()
 
 
 class _Peer:
-    __slots__ = ("sock", "conn", "out", "timer", "events", "gone")
+    __slots__ = ("sock", "conn", "out", "timer", "events", "gone", "woken", "stalled_at")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -43,6 +43,9 @@ class _Peer:
         self.timer: float | None = None  # the deadline our heap entry is for
         self.events = selectors.EVENT_READ
         self.gone = False
+        self.woken = False  # queued in _woken, not ticked yet
+        # A tick is held back until the client takes what is unsent (see _tick); when.
+        self.stalled_at: float | None = None
 
 
 class EpollServer:
@@ -178,6 +181,9 @@ class EpollServer:
             return self._close(peer)
         del peer.out[:sent]
         self._want_write(peer, bool(peer.out))
+        if peer.stalled_at is not None and not peer.out:
+            peer.stalled_at = None  # the client took it all: the held-back tick runs now
+            return self._send(peer, peer.conn.tick())
         self._finish(peer)
 
     def _want_write(self, peer: _Peer, want: bool) -> None:
@@ -211,6 +217,11 @@ class EpollServer:
 
     # -- wake-ups and timers --------------------------------------------------------
     def _wake(self, peer: _Peer) -> None:  # any thread
+        # One tick answers every wake-up before it: a publish burst of 100 messages
+        # queues each subscriber once, not 100 times.
+        if peer.woken:
+            return
+        peer.woken = True
         self._woken.append(peer)
         os.eventfd_write(self._wakefd, 1)
 
@@ -222,11 +233,34 @@ class EpollServer:
         woken = self._woken
         while woken:
             peer = woken.popleft()
+            peer.woken = False  # before ticking: a wake-up from now on queues it again
             if not peer.gone:
-                self._send(peer, peer.conn.tick())
+                self._tick(peer)
+
+    def _tick(self, peer: _Peer) -> None:
+        """Tick a connection, unless its client has not taken what it already has.
+
+        A stream or a WebSocket that is woken would add output behind unsent bytes (the
+        kernel's socket buffers are full: the client is behind). It is held back instead
+        (it is a cursor into the broker: nothing piles up meanwhile) and ticked as soon
+        as `_flush` has handed everything to the kernel. A client that does not take it
+        within `keepalive_timeout` is dropped: the bound the thread models put on
+        `sendall()`.
+        """
+        if peer.out:
+            if peer.stalled_at is None:
+                peer.stalled_at = monotonic()
+                self._schedule(peer)
+            return
+        self._send(peer, peer.conn.tick())
+
+    def _due(self, peer: _Peer) -> float | None:
+        if peer.stalled_at is not None:  # only the stall limit: the tick waits for _flush
+            return peer.stalled_at + self.config.keepalive_timeout
+        return peer.conn.deadline
 
     def _schedule(self, peer: _Peer) -> None:
-        deadline = peer.conn.deadline
+        deadline = self._due(peer)
         if deadline is not None and (peer.timer is None or deadline < peer.timer):
             peer.timer = deadline
             heapq.heappush(self._timers, (deadline, next(self._seq), peer))
@@ -239,9 +273,11 @@ class EpollServer:
             peer.timer = None
             if peer.gone:
                 continue
-            deadline = peer.conn.deadline
-            if deadline is not None and deadline <= now:
-                self._send(peer, peer.conn.tick())
+            deadline = self._due(peer)
+            if peer.stalled_at is not None and deadline <= now:
+                self._close(peer)  # took nothing for keepalive_timeout: it stopped reading
+            elif deadline is not None and deadline <= now:
+                self._tick(peer)
             else:
                 self._schedule(peer)  # the deadline moved on: one fresh entry
 

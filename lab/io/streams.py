@@ -29,7 +29,7 @@ READ_SIZE = 65536
 class _Peer:
     """One connection's state outside its coroutine: what callbacks need to reach."""
 
-    __slots__ = ("conn", "writer", "timer", "armed_for", "loop", "config")
+    __slots__ = ("conn", "writer", "timer", "armed_for", "loop", "config", "woken", "held")
 
     def __init__(self, writer: asyncio.StreamWriter, loop: asyncio.AbstractEventLoop,
                  config: ServerConfig) -> None:
@@ -38,13 +38,43 @@ class _Peer:
         self.config = config
         self.timer: asyncio.TimerHandle | None = None
         self.armed_for: float | None = None  # the deadline the timer is set for
+        self.woken = False  # a tick is already scheduled for a wake-up
+        self.held: asyncio.Task | None = None  # a tick held back until the client drains
         self.conn: Connection
+        # The transport pauses writing whenever bytes wait unsent, and resumes (drain()
+        # returns) once the kernel has taken them all.
+        writer.transport.set_write_buffer_limits(high=0)
 
     def wake(self) -> None:  # any thread
-        self.loop.call_soon_threadsafe(self.tick)
+        # One tick answers every wake-up before it: a publish burst of 100 messages
+        # schedules one tick per subscriber, not 100.
+        if not self.woken:
+            self.woken = True
+            self.loop.call_soon_threadsafe(self.tick)
 
     def tick(self) -> None:
+        self.woken = False  # before ticking: a wake-up from now on needs a new tick
+        if self.writer.transport.get_write_buffer_size():
+            # A stream or a WebSocket would add output behind what the client has not
+            # taken: hold the tick back (it is a cursor into the broker, nothing piles
+            # up) until the kernel has taken it all, or drop the client after
+            # keepalive_timeout, the bound the thread models put on sendall().
+            if self.held is None:
+                self.held = self.loop.create_task(self.tick_when_drained())
+            return
         self.send(self.conn.tick())
+
+    async def tick_when_drained(self) -> None:
+        try:
+            await asyncio.wait_for(self.writer.drain(), self.config.keepalive_timeout)
+        except (asyncio.TimeoutError, ConnectionError):
+            self.held = None
+            self.conn.connection_lost()
+            self.writer.transport.abort()
+            return
+        self.held = None
+        if not self.writer.is_closing():
+            self.tick()
 
     def send(self, out: bytes) -> None:
         writer = self.writer
@@ -160,6 +190,8 @@ class StreamsServer:
             self._peers.discard(peer)
             if peer.timer is not None:
                 peer.timer.cancel()
+            if peer.held is not None:
+                peer.held.cancel()
             conn.connection_lost()
             if not writer.is_closing():
                 writer.close()

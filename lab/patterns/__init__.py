@@ -1,9 +1,12 @@
-"""The request-response patterns of the lab app, one module each, on one broker.
+"""The delivery patterns of the lab app, one module each, on one broker.
 
 - `uploads`: a simple upload, streamed to disk (`POST /uploads`, `GET /uploads/{id}`);
 - `tus`: a resumable upload, tus 1.0.0 core + creation (`/files/`);
 - `jobs`: short polling with a handle, and long polling for its end (`/jobs`);
-- `topics`: publish, short poll and long poll of a topic in the broker (`/topics/{t}`).
+- `topics`: publish, short poll and long poll of a topic in the broker (`/topics/{t}`);
+- `sse`: Server-Sent Events from a topic (`/topics/{t}/events`);
+- `websocket`: WebSocket push and publish on a topic (`/topics/{t}/ws`);
+- `push`: the routes of those two.
 
 `probe` measures them from the client side (for `lab bench`); `common` holds the few
 helpers they share (reading a header, parsing a `wait=` query, refusing a buffered body

@@ -1,0 +1,1 @@
+"""The lab's own clients: plain sockets and the sans-I/O cores of `protocols/`."""
