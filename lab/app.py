@@ -87,7 +87,11 @@ class Response:
 
 
 class BodyReader(Protocol):
-    """Receives the request body piece by piece; raise HTTPError (e.g. 413) to refuse."""
+    """Receives the request body piece by piece; raise HTTPError (e.g. 413) to refuse.
+
+    A reader may also have `abort()`: the connection calls it, at most once, when the
+    body will not be completed (a bad request, an error, the client went away), so an
+    upload can delete its half-written file or keep what arrived (tus)."""
 
     def data(self, chunk: bytes) -> None: ...
     def end(self, trailers: Headers) -> Response | Deferred: ...

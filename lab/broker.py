@@ -114,6 +114,10 @@ class Broker:
             t = self._topics.get(subscription.topic)
             if t is not None:
                 t.subscribers.discard(subscription)
+                if not t.subscribers and t.last == 0:
+                    # Waited on but never published to: forget it, so that long polls
+                    # on made-up topic names do not grow the table for ever.
+                    del self._topics[subscription.topic]
 
     def waiter_count(self, topic: str | None = None) -> int:
         """Subscribers (waiting long polls, open streams) of one topic or of all."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import signal
 import sys
@@ -55,6 +56,9 @@ def configure_serve(p: argparse.ArgumentParser) -> None:
                    help="most header fields in a request, else 431 (default: %(default)s)")
     p.add_argument("--max-body", type=_positive(int), default=_LIMITS.max_body,
                    help="largest request body in bytes, else 413 (default: %(default)s)")
+    p.add_argument("--max-upload", type=_positive(int), default=_DEFAULTS.max_upload,
+                   help="largest upload streamed to disk (POST /uploads, tus), else 413 "
+                        "(default: %(default)s)")
     p.add_argument("--header-timeout", type=_positive(float), default=_DEFAULTS.header_timeout,
                    help="seconds for a request head to arrive whole, else 408 (default: %(default)s)")
     p.add_argument("--keepalive-timeout", type=_positive(float), default=_DEFAULTS.keepalive_timeout,
@@ -73,7 +77,7 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     config = ServerConfig(
         host=args.host, port=args.port, io=args.io, app=args.app, workers=args.workers,
-        data_dir=args.data_dir, header_timeout=args.header_timeout,
+        data_dir=args.data_dir, max_upload=args.max_upload, header_timeout=args.header_timeout,
         keepalive_timeout=args.keepalive_timeout, sse_heartbeat=args.sse_heartbeat,
         limits=Limits(max_request_line=args.max_request_line,
                       max_header_bytes=args.max_header_bytes,
@@ -99,19 +103,39 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# name, one-line help, module, configure function, run function. Modules are imported
+# only to build their options: heavy dependencies (scapy) load when a command runs.
+SUBCOMMANDS = [
+    ("serve", "run the lab server", "lab.cli", "configure_serve", "run_serve"),
+    ("trace", "run a scenario and show its packets, annotated", "lab.trace.cli",
+     "configure_trace", "run_trace"),
+    ("inspect", "annotate a pcap of HTTP, SSE or WebSocket traffic", "lab.trace.cli",
+     "configure_inspect", "run_inspect"),
+    ("exercise", "list, show and start the exercises", "lab.grade.cli",
+     "configure_exercise", "run_exercise"),
+    ("grade", "grade a submission against an exercise's checks", "lab.grade.cli",
+     "configure_grade", "run_grade"),
+]
+
+_DESCRIPTIONS = {
+    "serve": "Run the lab server. Prints one line 'listening on http://HOST:PORT "
+             "(io=MODEL, app=APP)' when ready; SIGINT or SIGTERM stop it gracefully.",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lab",
         description="The protocol lab: HTTP/1.1, SSE and WebSocket built by hand, "
-                    "served under six I/O models.",
+                    "served under six I/O models. With no command: lab serve.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve = sub.add_parser("serve", help="run the lab server",
-                           description="Run the lab server. Prints one line "
-                           "'listening on http://HOST:PORT (io=MODEL, app=APP)' when ready; "
-                           "SIGINT or SIGTERM stop it gracefully.")
-    configure_serve(serve)
-    serve.set_defaults(run=run_serve)
+    for name, help_text, module_name, configure, run in SUBCOMMANDS:
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=help_text,
+                                 description=_DESCRIPTIONS.get(name, help_text[0].upper() + help_text[1:] + "."))
+        getattr(module, configure)(command)
+        command.set_defaults(run=getattr(module, run))
     return parser
 
 

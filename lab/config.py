@@ -32,6 +32,9 @@ class ServerConfig:
     # On SIGTERM/SIGINT, in-flight responses get this long to finish.
     shutdown_grace: float = 5.0
     data_dir: Path = Path("data")
+    # Bodies streamed to disk (uploads, tus `Tus-Max-Size`) may be this large; bodies an
+    # app holds in memory stay within limits.max_body. 1 GiB: far past any lab exercise.
+    max_upload: int = 1 << 30
     sse_heartbeat: float = 15.0
     # listen(2) backlog: room for the bursts the idle-connections benchmark makes.
     backlog: int = 4096

@@ -39,7 +39,9 @@ class Connection:
         self.app = app
         self.config = config
         self.wake = wake
-        self.parser = RequestParser(config.limits)
+        # An app that streams some bodies to disk may carry its own parser limits (a
+        # larger max_body); its routes that buffer then enforce the smaller one.
+        self.parser = RequestParser(getattr(app, "limits", None) or config.limits)
         self.closing = False
         self.stopping = False  # the server is shutting down: close after this answer
         self.deadline: float | None = monotonic() + config.keepalive_timeout
@@ -102,6 +104,7 @@ class Connection:
         return b""
 
     def connection_lost(self) -> None:
+        self._abort_body()
         if self._session is not None:
             self._session.connection_lost()
         if self._pending is not None:
@@ -239,6 +242,7 @@ class Connection:
     def _error(self, exc: HTTPError) -> bytes:
         """The one place a protocol error becomes bytes: its status, then close."""
         self.closing = True
+        self._abort_body()
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
@@ -249,6 +253,17 @@ class Connection:
         body = f"{exc.status} {exc.message}\n".encode()
         headers = [(b"Content-Type", b"text/plain; charset=utf-8"), *exc.headers]
         return format_response(exc.status, headers, body, keep_alive=False, method=method)
+
+    def _abort_body(self) -> None:
+        """The body being read will never end (an error, the client left): tell its
+        reader, so an upload can delete its half-written file."""
+        reader, self._reader = self._reader, None
+        abort = getattr(reader, "abort", None)
+        if abort is not None:
+            try:
+                abort()
+            except Exception:
+                log.exception("body reader failed to abort")
 
     def _sync_session(self) -> None:
         session = self._session

@@ -151,12 +151,12 @@ class EpollServer:
     def _send(self, peer: _Peer, out: bytes) -> None:
         if out and not peer.gone:
             if peer.out:
-                peer.out += out
                 if len(peer.out) > self.config.max_send_buffer:
-                    # More is produced (a stream, a wake-up) while the client still
-                    # has not taken what it was sent: it may not grow our memory
-                    # without bound. One answer, however large, is not this case.
+                    # A client that stops reading may not grow our memory without bound.
+                    # Checked before appending, not after: one large response (its body
+                    # is in memory already) may exceed the limit for a client that reads.
                     return self._close(peer)
+                peer.out += out
             else:
                 try:
                     sent = peer.sock.send(out)

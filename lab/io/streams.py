@@ -49,15 +49,14 @@ class _Peer:
     def send(self, out: bytes) -> None:
         writer = self.writer
         if out and not writer.is_closing():
-            unsent = writer.transport.get_write_buffer_size()
-            writer.write(out)
-            if unsent and unsent + len(out) > self.config.max_send_buffer:
-                # More is produced (a stream, a wake-up) while the client still has
-                # not taken what it was sent: it may not grow our memory without
-                # bound. One answer, however large, is not this case.
+            if writer.transport.get_write_buffer_size() > self.config.max_send_buffer:
+                # A client that stops reading may not grow our memory without bound.
+                # Checked before writing, not after: one large response (its body is in
+                # memory already) may exceed the limit for a client that reads.
                 self.conn.connection_lost()
                 writer.transport.abort()
                 return
+            writer.write(out)
         if self.conn.closing:
             if not writer.is_closing():
                 writer.close()

@@ -1,0 +1,58 @@
+"""Message heads: the request line and field lines (RFC 9112 §2-§5).
+
+Exercise 01 starter: this file takes the place of the lab's `protocols/http1/head.py`.
+Keep the names and signatures; replace each `raise NotImplementedError(...)` with the
+real thing. `lab grade --exercise 01-request-parsing --submission .` tells you how far
+you are. Read RFC 9112 §3 (request line) and §5 (field lines) first.
+"""
+from __future__ import annotations
+
+import re
+
+from ..errors import HTTPError
+from .events import Headers
+
+__all__ = [
+    "parse_request_line", "parse_status_line", "parse_fields", "header_tokens",
+]
+
+# RFC 9110 §5.6.2: token = 1*tchar; tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" /
+# "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+# (Given: body.py uses it for chunk extensions.)
+TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+
+
+def parse_request_line(line: bytes) -> tuple[bytes, bytes, bytes]:
+    """Split and check a request line (no CRLF). Returns (method, target, version)."""
+    raise NotImplementedError(
+        "parse_request_line: split `method SP target SP HTTP/x.y` on exactly one space each "
+        "(RFC 9112 §3), check method is a token and the version is HTTP/DIGIT.DIGIT; raise "
+        "HTTPError(400, ...) for a malformed line, HTTPError(505, ...) for a major version other "
+        "than 1; return the version as b'1.1' or b'1.0'"
+    )
+
+
+def parse_status_line(line: bytes) -> tuple[bytes, int, bytes]:
+    """Split and check a status line (no CRLF). Returns (version, status, reason)."""
+    raise NotImplementedError(
+        "parse_status_line is not graded in exercise 01 (the lab's client uses its own); "
+        "`HTTP/1.1 200 OK` -> (b'1.1', 200, b'OK'), HTTPError(502) when malformed"
+    )
+
+
+def parse_fields(section: bytes) -> Headers:
+    """Parse a field section: zero or more field lines, each ending in CRLF."""
+    raise NotImplementedError(
+        "parse_fields: each line is `name: value` (RFC 9112 §5). The name is a token and ends "
+        "at the first colon, with no whitespace before it (§5.1: 400); strip spaces and tabs "
+        "around the value; keep names as sent and lines in order; refuse a line starting with "
+        "SP/HTAB (obs-fold, §5.2) and bare CRs (§2.2)"
+    )
+
+
+def header_tokens(value: bytes) -> list[bytes]:
+    """A comma-separated list of tokens, lower-cased (RFC 9110 §5.6.1)."""
+    raise NotImplementedError(
+        "header_tokens: b'Keep-Alive, Upgrade' -> [b'keep-alive', b'upgrade'] "
+        "(split on commas, strip OWS, lower-case, drop empty items)"
+    )

@@ -1,0 +1,143 @@
+"""Simple upload: one request carries the whole file, streamed to disk as it arrives.
+
+    POST /uploads            body = the file (Content-Length or chunked)
+      -> 201 Created, Location: /uploads/{id}, {"id": ..., "size": n, "sha256": "..."}
+    GET /uploads/{id}        -> 200, the bytes (application/octet-stream)
+
+What happens to the bytes (RFC 9110 §9.3.3 POST, §15.3.2 201 Created):
+- the body is never held whole in memory: each piece the parser hands over is written
+  to a temp file `uploads/tmp-<random>.part` under --data-dir and fed to a sha256;
+- on the last byte the file is fsync'ed, renamed to `uploads/<id>` and the directory
+  fsync'ed: a reader sees a whole file or none (rename is atomic on POSIX);
+- on 413, a broken body, a disconnect or an error the temp file is deleted (the
+  connection calls our `abort()`), and temp files left by a crash are deleted when the
+  server starts: nothing half-written is ever visible, nothing stored is touched.
+
+Choices:
+- 411 Length Required (RFC 9110 §15.5.12: "the server refuses to accept the request
+  without a defined Content-Length"): the parser treats a request with neither
+  Content-Length nor Transfer-Encoding as an empty body (RFC 9112 §6.3 rule 7), so
+  emptiness is no signal. We look at the header fields: a POST with neither gets 411.
+  `Content-Length: 0` is an explicit, valid, empty upload.
+- Size limit: --max-upload (the lab app's parser accepts bodies that large, see
+  `lab/apps/lab.py`). A Content-Length past it gets 413 before any byte is read; a
+  chunked body gets 413 on the chunk that crosses it (the parser checks chunk headers).
+- Ids are `secrets.token_hex(16)` and are checked against `ID` before any path is
+  built: no part of a request target ever reaches the filesystem.
+- Writes go to the page cache from the I/O thread (microseconds per 64 KiB); the one
+  fsync per upload blocks the event loop for a few milliseconds on event-loop models.
+  A lab trade-off, stated: a production server would hand fsync to a thread.
+- GET answers with the bytes in memory and a Content-Length: the Connection pulls a
+  streamed body in one go anyway (there is no write back-pressure toward apps yet), so a
+  chunk-reading Stream would not save memory and would lose the Content-Length.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+
+from protocols.errors import HTTPError
+from protocols.http1 import Headers, Request
+
+from ..app import Response, json_response
+from .common import header
+
+__all__ = ["Uploads", "ID"]
+
+log = logging.getLogger("lab")
+
+ID = re.compile(r"[0-9a-f]{32}")
+_TEMP_PREFIX = "tmp-"
+_TEMP_SUFFIX = ".part"
+
+
+class Uploads:
+    """The `/uploads` routes, storing under `data_dir/uploads`."""
+
+    def __init__(self, data_dir: Path, max_size: int) -> None:
+        self.directory = Path(data_dir) / "uploads"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.max_size = max_size
+        self._remove_leftovers()
+
+    def _remove_leftovers(self) -> None:
+        """Temp files of a server that crashed mid-upload: never completed, never seen."""
+        for path in self.directory.glob(f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
+            path.unlink(missing_ok=True)
+
+    # -- POST /uploads ------------------------------------------------------------
+    def post(self, request: Request) -> _UploadWriter:
+        length = header(request, b"content-length")
+        if length is None and header(request, b"transfer-encoding") is None:
+            raise HTTPError(411, "an upload needs Content-Length or chunked framing")
+        if length is not None and int(length.split(b",")[0]) > self.max_size:
+            raise HTTPError(413, f"upload larger than {self.max_size} bytes")
+        return _UploadWriter(self.directory, self.max_size)
+
+    # -- GET /uploads/{id} --------------------------------------------------------
+    def get(self, request: Request, id: str) -> Response:
+        if not ID.fullmatch(id):
+            raise HTTPError(404, "no such upload")
+        try:
+            with open(self.directory / id, "rb") as file:
+                body = file.read()
+        except FileNotFoundError:
+            raise HTTPError(404, "no such upload") from None
+        return Response(200, [(b"Content-Type", b"application/octet-stream")], body)
+
+
+class _UploadWriter:
+    """The BodyReader of one POST: temp file + sha256 while streaming, rename at the end."""
+
+    def __init__(self, directory: Path, max_size: int) -> None:
+        self.directory = directory
+        self.max_size = max_size
+        self.id = secrets.token_hex(16)
+        self.temp = directory / f"{_TEMP_PREFIX}{self.id}{_TEMP_SUFFIX}"
+        # O_EXCL: a fresh file, never one that exists; 0o600: nobody else reads uploads.
+        self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+
+    def data(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.max_size:
+            self.abort()
+            raise HTTPError(413, f"upload larger than {self.max_size} bytes")
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self.fd, view):]
+        self.sha256.update(chunk)
+
+    def end(self, trailers: Headers) -> Response:
+        final = self.directory / self.id
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+        os.rename(self.temp, final)
+        _fsync_directory(self.directory)
+        location = f"/uploads/{self.id}".encode()
+        return json_response(
+            201, {"id": self.id, "size": self.size, "sha256": self.sha256.hexdigest()},
+            [(b"Location", location)],
+        )
+
+    def abort(self) -> None:
+        """The body will not complete: remove every trace of it. Safe to call twice."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self.temp.unlink(missing_ok=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """A rename is durable once the directory entry is on disk (fsync(2), NOTES)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
