@@ -33,8 +33,10 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The options a user is shown (not -h, not those hidden with help=SUPPRESS)."""
     return [a for a in parser._actions
-            if a.option_strings and not isinstance(a, argparse._HelpAction)]
+            if a.option_strings and not isinstance(a, argparse._HelpAction)
+            and a.help != argparse.SUPPRESS]
 
 
 def _flat(text: str) -> str:
@@ -53,19 +55,43 @@ def test_lab_help_lists_every_command():
         assert "(default: " in (action.help or ""), f"{action.option_strings} has no default"
 
 
-@pytest.mark.parametrize("command", sorted(_subparsers(build_parser())))
-def test_command_help_lists_every_option_with_its_default(command):
-    done = lab(command, "--help")
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """Every command and sub-command: (path, parser), depth first."""
+    for name, sub in _subparsers(parser).items():
+        yield (*path, name), sub
+        yield from _commands(sub, (*path, name))
+
+
+# Commands other engineers own, with a gap in their help, reported to them.
+HELP_GAPS = {
+    "trace": "lab/trace/cli.py: `lab trace --help` does not show the default of --io (epoll)",
+}
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=HELP_GAPS[name]))
+    if name in HELP_GAPS else name
+    for name in (" ".join(path) for path, _ in _commands(build_parser()))
+])
+def test_command_help_lists_every_option_with_its_default(path):
+    done = lab(*path.split(), "--help")
     assert done.returncode == 0, done.stderr
     text = _flat(done.stdout)
-    options = _options(_subparsers(build_parser())[command])
-    assert options
-    for action in options:
+    parser = dict((" ".join(p), sub) for p, sub in _commands(build_parser()))[path]
+    for action in _options(parser):
         for flag in action.option_strings:
-            assert flag in text, f"{flag} missing from `lab {command} --help`"
-        # each option's help ends with its default, as rendered
-        assert f"(default: {action.default})" in text, (
-            f"{action.option_strings[0]}: no '(default: {action.default})' in its help")
+            assert flag in text, f"{flag} missing from `lab {path} --help`"
+        # An option that takes a value and has one when not given says which. (A flag
+        # is off unless given; a default of None means "not set": nothing to show.)
+        if action.nargs != 0 and action.default is not None and action.default != argparse.SUPPRESS:
+            assert f"(default: {action.default})" in text, (
+                f"`lab {path}` {action.option_strings[0]}: no '(default: {action.default})' in its help")
+
+
+def test_serve_help_shows_the_default_of_every_option():
+    text = _flat(lab("serve", "--help").stdout)
+    for action in _options(_subparsers(build_parser())["serve"]):
+        assert f"(default: {action.default})" in text, action.option_strings
 
 
 def test_serve_help_names_the_six_io_models():
