@@ -89,7 +89,7 @@ def test_command_help_lists_every_option_with_its_default(path):
                 f"`lab {path}` {action.option_strings[0]}: no '(default: {action.default})' in its help")
 
 
-def test_serve_help_names_the_six_io_models():
+def test_serve_help_names_the_six_models_and_every_default():
     text = _flat(lab("serve", "--help").stdout)
     for io in IO_MODELS:
         assert io in text
