@@ -155,11 +155,6 @@ class EpollServer:
         if out and not peer.gone:
             if peer.out:
                 peer.out += out
-                if len(peer.out) > self.config.max_send_buffer:
-                    # More is produced (a stream, a wake-up) while the client still
-                    # has not taken what it was sent: it may not grow our memory
-                    # without bound. One answer, however large, is not this case.
-                    return self._close(peer)
             else:
                 try:
                     sent = peer.sock.send(out)

@@ -4,7 +4,9 @@
 (the accepting thread itself, a new thread, a worker from a fixed pool). A thread waits
 the plain way: blocked in `recv()`. When its answer is pending (a long poll, a stream),
 it blocks in `poll()` on two fds instead: the socket (the client may leave) and an
-eventfd that a publisher on another thread writes to wake it.
+eventfd that a publisher on another thread writes to wake it. The accepting thread, too,
+waits in `poll()`, on the listener and the signal wake-up fd, so SIGTERM always reaches
+it (see `_StopSignals`).
 """
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The options a user is shown (not -h, not those hidden with help=SUPPRESS)."""
     return [a for a in parser._actions
             if a.option_strings and not isinstance(a, argparse._HelpAction)
             and a.help != argparse.SUPPRESS]
@@ -54,29 +55,39 @@ def test_lab_help_lists_every_command():
         assert "(default: " in (action.help or ""), f"{action.option_strings} has no default"
 
 
-@pytest.mark.parametrize("command", sorted(_subparsers(build_parser())))
-def test_command_help_lists_every_option_with_its_default(command):
-    done = lab(command, "--help")
-    assert done.returncode == 0, done.stderr
-    text = _flat(done.stdout)
-    options = _options(_subparsers(build_parser())[command])
-    assert options or _subparsers(_subparsers(build_parser())[command]), "no options, no subcommands"
-    for action in options:
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """Every command and sub-command: (path, parser), depth first."""
+    for name, sub in _subparsers(parser).items():
+        yield (*path, name), sub
+        yield from _commands(sub, (*path, name))
+
+
+@pytest.mark.parametrize("path", [" ".join(path) for path, _ in _commands(build_parser())])
+def test_command_help_lists_every_option_with_its_default(path):
+    # The text `lab PATH --help` prints, rendered in-process: a subprocess per command
+    # would cost a second each. (`lab --help` and `lab serve --help` run for real above
+    # and below.)
+    parser = dict((" ".join(p), sub) for p, sub in _commands(build_parser()))[path]
+    text = _flat(parser.format_help())
+    for action in _options(parser):
         for flag in action.option_strings:
-            assert flag in text, f"{flag} missing from `lab {command} --help`"
+            assert flag in text, f"{flag} missing from `lab {path} --help`"
         if action.nargs == 0:
             continue  # a flag: off unless given
-        # each option's help ends with its default: the value itself, or, where the
-        # default is computed (None in the parser), the help's words for it
+        # An option that takes a value says what happens when it is not given: its
+        # value, or, where the parser's default is None (computed, or "not set"), the
+        # help's words for it.
         expected = "(default: " if action.default is None else f"(default: {action.default})"
         assert expected in _flat(action.help % vars(action) if action.help else ""), (
-            f"`lab {command}` {action.option_strings[0]}: no '{expected}' in its help")
+            f"`lab {path}` {action.option_strings[0]}: no '{expected}' in its help")
 
 
-def test_serve_help_names_the_six_io_models():
+def test_serve_help_names_the_six_models_and_every_default():
     text = _flat(lab("serve", "--help").stdout)
     for io in IO_MODELS:
         assert io in text
+    for action in _options(_subparsers(build_parser())["serve"]):  # every one, no exemption
+        assert f"(default: {action.default})" in text, action.option_strings
 
 
 @pytest.mark.parametrize("io", IO_MODELS)
