@@ -125,7 +125,9 @@ _DESCRIPTIONS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only`, just that command gets its options, so
+    `lab serve` does not import the tracer, the benchmarks and the grader to start."""
     parser = argparse.ArgumentParser(
         prog="lab",
         description="The protocol lab: HTTP/1.1, SSE and WebSocket built by hand, "
@@ -133,17 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text, module_name, configure, run in SUBCOMMANDS:
-        module = importlib.import_module(module_name)
         command = sub.add_parser(name, help=help_text,
                                  description=_DESCRIPTIONS.get(name, help_text[0].upper() + help_text[1:] + "."))
-        getattr(module, configure)(command)
-        command.set_defaults(run=getattr(module, run))
+        if only is None or only == name:
+            module = importlib.import_module(module_name)
+            getattr(module, configure)(command)
+            command.set_defaults(run=getattr(module, run))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["serve", *(argv or [])])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    names = [name for name, *_ in SUBCOMMANDS]
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv.insert(0, "serve")  # `python -m lab [options]` is `lab serve [options]`
+    args = build_parser(only=argv[0] if argv[0] in names else None).parse_args(argv)
     return args.run(args)
