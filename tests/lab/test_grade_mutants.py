@@ -14,8 +14,8 @@ P, H = "parser.py", "head.py"
 # name: (edits, checks it must fail, and no other)
 MUTANTS = {
     "whitespace-before-colon-accepted": (
-        [(H, '_FIELD_LINE = TOKEN + rb":', '_FIELD_LINE = TOKEN + rb"[ \\t]*:'),
-         (H, '_FIELDS = re.compile(rb"(" + TOKEN + rb"):', '_FIELDS = re.compile(rb"(" + TOKEN + rb")[ \\t]*:')],
+        [(H, '_FIELD_LINE = re.compile(TOKEN + rb":', '_FIELD_LINE = re.compile(TOKEN + rb"[ \\t]*:'),
+         (H, 'rb"^(" + TOKEN + rb"):', 'rb"^(" + TOKEN + rb")[ \\t]*:')],
         {"whitespace-before-colon", "lab-rejects-with-your-parser"},
     ),
     "oversized-header-is-400": (
@@ -27,7 +27,7 @@ MUTANTS = {
         {"host-required"},
     ),
     "version-keeps-its-name": (
-        [(H, 'return method, target, b"1." + minor', 'return method, target, b"HTTP/1." + minor')],
+        [(H, 'return method, target, _VERSIONS[minor]', 'return method, target, b"HTTP/" + _VERSIONS[minor]')],
         # ... and Host stops being required: the check compares version == b"1.1".
         {"simple-get", "request-line-forms", "robustness", "header-fields", "limits-at-the-edge",
          "content-length-body", "chunked-body", "host-required"},
@@ -45,7 +45,7 @@ MUTANTS = {
         {"unsupported-version", "lab-rejects-with-your-parser"},
     ),
     "request-line-limit-only-after-crlf": (
-        [(P, "if line_end < 0 and size > self.limits.max_request_line:", "if False:")],
+        [(P, 'if size - buf.endswith(b"\\r") > limits.max_request_line:', "if False:")],
         {"request-line-too-long"},
     ),
     "no-empty-line-skip": (
@@ -53,12 +53,12 @@ MUTANTS = {
         {"robustness"},
     ),
     "repeated-fields-collapsed": (
-        [(H, "    return _FIELDS.findall(section)", "    return list(dict(_FIELDS.findall(section)).items())")],
+        [(H, "    return fields\n", "    return list(dict(fields).items())\n")],
         {"header-fields", "host-required", "invalid-content-length"},  # two Content-Lengths become one
     ),
     "any-field-name": (
-        [(H, '_FIELD_LINE = TOKEN + rb":', '_FIELD_LINE = rb"[^:\\r\\n]+:'),
-         (H, '_FIELDS = re.compile(rb"(" + TOKEN + rb"):', '_FIELDS = re.compile(rb"([^:\\r\\n]+):')],
+        [(H, '_FIELD_LINE = re.compile(TOKEN + rb":', '_FIELD_LINE = re.compile(rb"[^:\\r\\n]+:'),
+         (H, 'rb"^(" + TOKEN + rb"):', 'rb"^([^:\\r\\n]+):')],
         {"bad-field-name", "whitespace-before-colon", "lab-rejects-with-your-parser"},
     ),
     "max-headers-off-by-one": (
@@ -79,7 +79,7 @@ MUTANTS = {
         {"invalid-content-length"},
     ),
     "max-body-ignored": (
-        [(P, "if len(value) > 18 or int(value) > self.limits.max_body:", "if len(value) > 18:")],
+        [(P, "if len(digits) > 18 or int(digits) > self.limits.max_body:", "if len(digits) > 18:")],
         {"body-too-large"},
     ),
     "te-and-cl-accepted": (
@@ -91,8 +91,8 @@ MUTANTS = {
         {"unknown-transfer-coding"},
     ),
     "obs-fold-kept-with-two-spaces": (
-        [(H, "    if _SECTION.fullmatch(section) is None:",
-          "    section = section.replace(b\"\\r\\n \", b\"  \")\n    if _SECTION.fullmatch(section) is None:")],
+        [(H, "    fields = _FIELDS.findall(section)",
+          "    section = section.replace(b\"\\r\\n \", b\"  \")\n    fields = _FIELDS.findall(section)")],
         {"obsolete-line-folding"},
     ),
 }

@@ -587,3 +587,21 @@ def test_long_whitespace_run_then_a_bad_byte_is_refused_quickly__rfc9112_5():
         parser.receive_data(data)
         parser.next_event()
     assert time.perf_counter() - start < 0.5
+
+
+def _cpu_to_reject(spaces: int) -> float:
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nX:" + b" " * spaces + b"\x00\r\n\r\n"
+    start = time.process_time()
+    for _ in range(5):
+        parser = RequestParser(Limits(max_header_bytes=1 << 20))
+        parser.receive_data(request)
+        with pytest.raises(HTTPError):
+            parser.next_event()
+    return time.process_time() - start
+
+
+def test_a_line_of_spaces_is_refused_in_linear_time__rfc9112_5():
+    # Leading and trailing OWS around an empty value must not be able to split a run
+    # of spaces many ways: 4x the spaces may cost about 4x the time, not 16x.
+    small, large = _cpu_to_reject(8_000), _cpu_to_reject(32_000)
+    assert large < max(small, 0.002) * 8, (small, large)
