@@ -84,7 +84,9 @@ def check_upload(result):
 
 def check_shortpoll(result):
     targets = [d.split()[1] for d in details(result, ">", "request line")]
-    assert targets[0] == "/jobs" and len(targets) >= 3  # "running" at least once
+    # POST, then GETs of one handle until "done" (the scenario checks the state): on a
+    # loaded machine the first GET may already find the job done, so >= 2 requests.
+    assert targets[0] == "/jobs" and len(targets) >= 2
     assert len(set(targets[1:])) == 1 and targets[1].startswith("/jobs/")
     assert details(result, "<", "status line")[0] == "HTTP/1.1 202 Accepted"
 
@@ -92,11 +94,14 @@ def check_shortpoll(result):
 def check_longpoll(result):
     targets = [d.split()[1] for d in details(result, ">", "request line")]
     assert len(targets) == 2 and targets[1].endswith("?wait=5")
-    # The lab held the answer until the job was done (about JOB_SECONDS later).
+    # One GET sufficed: the lab held its answer until the job was done, at least
+    # JOB_SECONDS after the POST that started it (timed from the POST, not the GET:
+    # a loaded machine may delay the client's GET, never the job's end).
     (conn,) = result.connections
+    posted = next(s for s in conn.segments if s.src == conn.client and s.payload.startswith(b"POST"))
     polled = next(s for s in conn.segments if s.src == conn.client and b"?wait=5" in s.payload)
     answered = next(s for s in conn.segments if s.src != conn.client and s.time > polled.time and s.payload)
-    assert answered.time - polled.time >= JOB_SECONDS * 0.5
+    assert answered.time - posted.time >= JOB_SECONDS * 0.9
 
 
 def check_sse(result):
