@@ -8,8 +8,8 @@
 `lab trace` starts the lab on 127.0.0.1 port 0, captures its port on ``lo`` with
 scapy, runs the scenario's client, stops the lab (by PID) and prints the annotated
 timeline. Without the privilege to capture it says why, names the options and falls
-back to an application-level byte tap. Exit codes: 0 done, 1 error, 2 usage,
-3 scenario not available yet (the lab does not serve its endpoints).
+back to an application-level byte tap. Exit codes: 0 done, 1 error (the lab did not
+start, or the scenario failed: it says what the lab answered instead), 2 usage.
 
 The lead wires `configure_*`/`run_*` into `lab`; `python -m lab.trace` runs them alone.
 """
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from .capture import Capture, CaptureUnavailable, LoopbackSniffer
 from .reassembly import Connection, Segment, reassemble, segments_from_packets, split_connections
-from .scenarios import SCENARIOS, Exchange, ScenarioUnavailable
+from .scenarios import SCENARIOS, Exchange, ScenarioFailed
 from .server import ServerError, start_lab
 from .timeline import Trace, build_trace, render_json, render_text
 
@@ -33,7 +33,7 @@ __all__ = ["configure_trace", "run_trace", "configure_inspect", "run_inspect", "
 
 IO_MODELS = ("blocking", "threads", "pool", "epoll", "asyncio", "uvloop")
 DEFAULT_IO = "epoll"
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def configure_trace(parser: argparse.ArgumentParser) -> None:
@@ -156,13 +156,10 @@ def run_trace(args: argparse.Namespace) -> int:
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     try:
         result = trace_scenario(args.scenario, args.io, capture=not args.no_capture, log=say)
-    except ScenarioUnavailable as exc:
-        say(f"lab trace {args.scenario}: not available yet ({exc})")
-        return EXIT_UNAVAILABLE
     except ServerError as exc:
         say(f"lab trace {args.scenario}: the lab did not start: {exc}")
         return EXIT_ERROR
-    except (OSError, TimeoutError, ValueError) as exc:
+    except (ScenarioFailed, OSError, TimeoutError, ValueError) as exc:
         say(f"lab trace {args.scenario}: the scenario failed: {type(exc).__name__}: {exc}")
         return EXIT_ERROR
     print(render_json(result.trace) if args.json else render_text(result.trace), end="")

@@ -10,8 +10,10 @@ The clients speak just enough HTTP to know where a response ends (Content-Length
 chunked, or end of connection): they are probes, not the lab's parsers, which the
 annotator uses on the captured streams.
 
-A scenario whose endpoint the lab does not serve yet raises `ScenarioUnavailable`
-(e.g. 404 on its first request); the CLI reports that as "not available yet".
+Each scenario checks the answers it needs to go on (a status, a header, a job's
+state, the bytes it gets back): when the lab answers otherwise it raises
+`ScenarioFailed` saying what it got, and the CLI reports that as a failed scenario.
+The endpoints' contracts are in their modules' docstrings (`lab/patterns/`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["Exchange", "Scenario", "ScenarioUnavailable", "SCENARIOS", "Client"]
+__all__ = ["Exchange", "Scenario", "ScenarioFailed", "SCENARIOS", "Client"]
 
 Address = tuple[str, int]
 
@@ -34,8 +36,8 @@ DRAIN_SECONDS = 2.0
 RECV_SIZE = 65536
 
 
-class ScenarioUnavailable(Exception):
-    """The lab does not serve what this scenario needs (yet)."""
+class ScenarioFailed(Exception):
+    """The lab answered something the scenario did not expect (the message says what)."""
 
 
 @dataclass(frozen=True)
@@ -183,10 +185,15 @@ def request(method: str, target: str, address: Address, headers: list[tuple[str,
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
 
 
-def _require_status(response: Response, expected: int, what: str) -> None:
-    """A different answer means the lab does not serve this pattern (yet)."""
-    if response.status != expected:
-        raise ScenarioUnavailable(f"the lab answers {response.status} to {what}, not {expected}")
+def _require_status(response: Response | int, expected: int, what: str) -> None:
+    status = response if isinstance(response, int) else response.status
+    if status != expected:
+        raise ScenarioFailed(f"the lab answers {status} to {what}, not {expected}")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ScenarioFailed(message)
 
 
 # --- the scenarios -----------------------------------------------------------------
@@ -196,7 +203,7 @@ def hello(address: Address, deadline: float) -> list[Exchange]:
     """One GET, one response, then both sides close."""
     client = Client(address, deadline)
     client.send(request("GET", "/", address, [("Connection", "close")]))
-    client.read_response()
+    _require_status(client.read_response(), 200, "GET /")
     return [client.finish()]
 
 
@@ -208,25 +215,37 @@ def keepalive(address: Address, deadline: float) -> list[Exchange]:
         + request("GET", "/two", address)
         + request("GET", "/three", address, [("Connection", "close")])
     )
-    for _ in range(3):
-        client.read_response()
+    for target in ("/one", "/two", "/three"):
+        _require_status(client.read_response(), 200, f"GET {target}")
     return [client.finish()]
 
 
+CHUNKS = (b"Hello, ", b"chunked ", b"world!\n")
+
+
 def chunked(address: Address, deadline: float) -> list[Exchange]:
-    """A chunked upload to /echo: each chunk its own write, then a trailer field."""
+    """A chunked upload to /uploads (each chunk its own write, then a trailer field),
+    and a GET of the stored upload, which the lab streams from disk as a chunked
+    response: chunk-size lines, chunk data and the last chunk in both directions."""
     client = Client(address, deadline)
     client.send(
-        request("POST", "/echo", address,
+        request("POST", "/uploads", address,
                 [("Transfer-Encoding", "chunked"), ("Trailer", "X-Checksum"),
-                 ("Content-Type", "text/plain"), ("Connection", "close")])
+                 ("Content-Type", "text/plain")])
     )
-    for chunk in (b"Hello, ", b"chunked ", b"world!\n"):
+    for chunk in CHUNKS:
         client.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         time.sleep(0.02)  # let each chunk leave as its own segment
     client.send(b"0\r\nX-Checksum: 42\r\n\r\n")
-    response = client.read_response("POST")
-    _require_status(response, 200, "POST /echo")
+    created = client.read_response("POST")
+    _require_status(created, 201, "a chunked POST /uploads")
+    location = created.header("Location") or ""
+    client.send(request("GET", location, address, [("Connection", "close")]))
+    stored = client.read_response()
+    _require_status(stored, 200, f"GET {location}")
+    _require("chunked" in (stored.header("Transfer-Encoding") or ""),
+             f"GET {location} is not a chunked response")
+    _require(stored.body == b"".join(CHUNKS), f"GET {location} gives other bytes than were uploaded")
     return [client.finish()]
 
 
@@ -235,61 +254,86 @@ def bad_request(address: Address, deadline: float) -> list[Exchange]:
     client = Client(address, deadline)
     client.send(b"GET / HTTP/1.1\r\nHost: %s:%d\r\nThis line has no colon\r\n\r\n"
                 % (address[0].encode(), address[1]))
-    client.read_response()
+    _require_status(client.read_response(), 400, "a header line without a colon")
     return [client.finish()]
+
+
+JOB_SECONDS = 0.5  # long enough for a few short polls, short enough for a test
+
+
+def _start_job(client: Client, address: Address) -> str:
+    """POST /jobs (lab/patterns/jobs.py): 202 Accepted and the handle in Location."""
+    client.send(request("POST", "/jobs", address, [("Content-Type", "application/json")],
+                        json.dumps({"seconds": JOB_SECONDS}).encode()))
+    created = client.read_response("POST")
+    _require_status(created, 202, "POST /jobs")
+    location = created.header("Location")
+    _require(bool(location), "POST /jobs answered 202 without a Location")
+    return location or ""
+
+
+def _job_state(response: Response, what: str) -> str:
+    _require_status(response, 200, what)
+    return json.loads(response.body or b"{}").get("state", "")
 
 
 def shortpoll(address: Address, deadline: float) -> list[Exchange]:
     """POST /jobs, then GET its Location every 200 ms until the job is done."""
     client = Client(address, deadline)
-    client.send(request("POST", "/jobs", address, [("Content-Type", "application/json")],
-                        json.dumps({"seconds": 0.5}).encode()))
-    created = client.read_response("POST")
-    _require_status(created, 202, "POST /jobs")
-    location = created.header("Location") or ""
+    location = _start_job(client, address)
+    state = ""
     for _ in range(30):
         client.send(request("GET", location, address))
-        state = json.loads(client.read_response().body or b"{}").get("state")
-        if state not in ("queued", "running", "pending"):
+        state = _job_state(client.read_response(), f"GET {location}")
+        if state != "running":
             break
         time.sleep(0.2)
+    _require(state == "done", f"the job is {state!r} after 30 polls, not 'done'")
     return [client.finish()]
 
 
 def longpoll(address: Address, deadline: float) -> list[Exchange]:
     """POST /jobs, then one GET ?wait=5 that the lab holds until the job is done."""
     client = Client(address, deadline)
-    client.send(request("POST", "/jobs", address, [("Content-Type", "application/json")],
-                        json.dumps({"seconds": 0.5}).encode()))
-    created = client.read_response("POST")
-    _require_status(created, 202, "POST /jobs")
-    client.send(request("GET", f"{created.header('Location')}?wait=5", address, [("Connection", "close")]))
-    client.read_response()
+    location = _start_job(client, address)
+    client.send(request("GET", f"{location}?wait=5", address, [("Connection", "close")]))
+    state = _job_state(client.read_response(), f"GET {location}?wait=5")
+    _require(state == "done", f"the long poll answered with the job {state!r}, not 'done'")
     return [client.finish()]
 
 
+SSE_MESSAGES = (b"first", b"second")
+
+
 def sse(address: Address, deadline: float) -> list[Exchange]:
-    """Subscribe to /topics/trace/events, publish two messages on a second connection."""
+    """Subscribe to /topics/T/events, publish two messages on a second connection,
+    read their two events (ids 1 and 2), then leave."""
     topic = f"/topics/trace-{os.getpid()}"
     stream = Client(address, deadline)
     stream.send(request("GET", f"{topic}/events", address, [("Accept", "text/event-stream")]))
     status, headers = stream.read_head()
     if status != 200:
         stream.finish()
-        raise ScenarioUnavailable(f"the lab answers {status} to GET {topic}/events, not 200")
+    _require_status(status, 200, f"GET {topic}/events")
+    content_type = next((v for n, v in headers if n.lower() == "content-type"), "")
+    _require(content_type.startswith("text/event-stream"), f"the event stream is {content_type!r}")
     publisher = Client(address, deadline)
-    for message in (b"first", b"second"):
+    for message in SSE_MESSAGES:
         publisher.send(request("POST", topic, address, [("Content-Type", "text/plain")], message))
-        publisher.read_response("POST")
-    seen = 0
-    while seen < 2 and not stream.eof:
+        _require_status(publisher.read_response("POST"), 201, f"POST {topic}")
+    # Each event ends with a blank line (WHATWG HTML 9.2.6); the lab writes LF.
+    while stream.received.count(b"\n\n") < len(SSE_MESSAGES) and not stream.eof:
         stream._recv()
-        seen = stream.received.count(b"\ndata:") + stream.received.count(b"\rdata:")
+    _require(b"id: 2\n" in stream.received, "the second event (id 2) did not arrive")
     return [stream.finish(), publisher.finish()]
 
 
 def websocket(address: Address, deadline: float) -> list[Exchange]:
-    """Upgrade on /topics/trace/ws, send a masked text frame, read the push, close."""
+    """Upgrade on /topics/T/ws, send a masked text frame, read it pushed back, close.
+
+    lab/patterns/websocket.py: what a client sends is published to the topic and
+    pushed to every subscriber, the sender too; a Close is answered with a Close, then
+    the lab closes TCP first (RFC 6455 7.1.1)."""
     topic = f"/topics/trace-ws-{os.getpid()}"
     key = base64.b64encode(os.urandom(16)).decode()
     client = Client(address, deadline)
@@ -299,20 +343,24 @@ def websocket(address: Address, deadline: float) -> list[Exchange]:
     status, _ = client.read_head()
     if status != 101:
         client.finish()
-        raise ScenarioUnavailable(f"the lab answers {status} to the WebSocket upgrade, not 101")
+    _require_status(status, 101, "the WebSocket upgrade")
     client.send(_masked_frame(0x1, b"hello from the client"))
-    _read_frame(client)  # the lab pushes the published message back
+    opcode = _read_frame(client)  # the lab pushes the published message back
+    _require(opcode == 0x1, f"the push is a frame with opcode {opcode:#x}, not text")
     client.send(_masked_frame(0x8, (1000).to_bytes(2, "big")))
-    while True:
-        opcode = _read_frame(client)
-        if opcode == 0x8:
-            break
+    while (opcode := _read_frame(client)) != 0x8:
+        pass
     return [client.finish()]
 
 
+UPLOAD_SIZE = 16 * 1024
+
+
 def upload(address: Address, deadline: float) -> list[Exchange]:
-    """tus: create, PATCH half and drop the connection, HEAD for the offset, resume."""
-    data = bytes(range(256)) * 64  # 16 KiB
+    """tus (lab/patterns/tus.py): create, PATCH half the bytes and stop (the client
+    half-closes in the middle of the body: the lab keeps what arrived and answers 400),
+    then on a new connection HEAD for the offset, PATCH the rest, GET the whole file."""
+    data = bytes(range(256)) * (UPLOAD_SIZE // 256)
     tus = [("Tus-Resumable", "1.0.0")]
     first = Client(address, deadline)
     first.send(request("POST", "/files/", address, tus + [("Upload-Length", str(len(data)))], b""))
@@ -328,11 +376,20 @@ def upload(address: Address, deadline: float) -> list[Exchange]:
     first_exchange = first.finish()  # the dropped connection: the body stops halfway
     second = Client(address, deadline)
     second.send(request("HEAD", location, address, tus))
-    offset = int(second.read_response("HEAD").header("Upload-Offset") or 0)
+    head = second.read_response("HEAD")
+    _require_status(head, 200, f"HEAD {location}")
+    offset = int(head.header("Upload-Offset") or -1)
+    _require(offset == half, f"HEAD says Upload-Offset {offset}, but {half} bytes were sent")
     second.send(request("PATCH", location, address,
-                        tus + [("Upload-Offset", str(offset)), ("Content-Type", "application/offset+octet-stream"),
-                               ("Connection", "close")], data[offset:]))
-    second.read_response("PATCH")
+                        tus + [("Upload-Offset", str(offset)),
+                               ("Content-Type", "application/offset+octet-stream")], data[offset:]))
+    patched = second.read_response("PATCH")
+    _require_status(patched, 204, f"the resumed PATCH {location}")
+    _require(patched.header("Upload-Offset") == str(len(data)), "the resumed PATCH did not complete the upload")
+    second.send(request("GET", location, address, [("Connection", "close")]))
+    whole = second.read_response()
+    _require_status(whole, 200, f"GET {location}")
+    _require(whole.body == data, f"GET {location} gives other bytes than were uploaded")
     return [first_exchange, second.finish()]
 
 
@@ -372,19 +429,19 @@ SCENARIOS: dict[str, Scenario] = {
                  "hello", hello, ("request line", "header field line", "end of headers", "status line", "body")),
         Scenario("keepalive", "three pipelined GETs in one segment, three responses, one connection",
                  "hello", keepalive, ("request line", "status line", "body")),
-        Scenario("chunked", "a chunked upload to /echo (chunk-size lines, last chunk, trailer)",
-                 "echo", chunked, ("chunk-size line", "chunk data", "last chunk", "trailer field line", "status line")),
+        Scenario("chunked", "a chunked upload to /uploads and the GET of it, a chunked response from disk",
+                 "lab", chunked, ("chunk-size line", "chunk data", "last chunk", "trailer field line", "status line")),
         Scenario("bad-request", "a malformed header line: the 400 answer and the close",
                  "hello", bad_request, ("request line", "malformed", "status line")),
-        Scenario("upload", "resumable upload (tus): a dropped connection, HEAD, resume",
-                 "lab", upload, ("request line", "status line", "body"), 20.0),
+        Scenario("upload", "resumable upload (tus): a dropped connection, HEAD, resume, GET",
+                 "lab", upload, ("request line", "status line", "body", "incomplete message"), 20.0),
         Scenario("shortpoll", "POST /jobs then GET its handle until done, on one keep-alive connection",
                  "lab", shortpoll, ("request line", "status line", "body")),
         Scenario("longpoll", "POST /jobs then one GET ?wait= the lab holds until the job is done",
                  "lab", longpoll, ("request line", "status line", "body")),
-        Scenario("sse", "an EventSource stream of /topics/T/events and two publishes",
-                 "lab", sse, ("status line", "SSE event")),
+        Scenario("sse", "an event stream of /topics/T/events and two publishes on another connection",
+                 "lab", sse, ("status line", "chunk-size line", "SSE event")),
         Scenario("websocket", "a WebSocket upgrade, a masked client frame, the push, the close",
-                 "lab", websocket, ("status line", "WebSocket frame")),
+                 "lab", websocket, ("status line", "end of headers", "WebSocket frame")),
     )
 }

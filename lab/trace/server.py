@@ -4,8 +4,12 @@
 when it accepts connections (ARCHITECTURE.md): that line is the readiness signal and
 carries the port the kernel picked.
 
+The lab gets a fresh ``--data-dir`` in a temporary directory, removed when it stops:
+a trace's uploads (the `chunked` and `upload` scenarios) never land in the user's
+working directory.
+
 ``LAB_TRACE_SERVER`` may hold another command to trace instead (a template with
-``{app}``, ``{io}`` and ``{python}``), as long as it prints the same line.
+``{app}``, ``{io}``, ``{python}`` and ``{data_dir}``), as long as it prints the same line.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import re
 import selectors
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +42,7 @@ class LabServer:
     process: subprocess.Popen[bytes]
     host: str
     port: int
+    data_dir: str | None = None  # ours: removed on stop
 
     @property
     def address(self) -> tuple[str, int]:
@@ -53,6 +59,9 @@ class LabServer:
                 self.process.wait(STOP_SECONDS)
         if self.process.stdout:
             self.process.stdout.close()
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = None
 
     def __enter__(self) -> LabServer:
         return self
@@ -61,17 +70,18 @@ class LabServer:
         self.stop()
 
 
-def server_command(app: str, io: str) -> list[str]:
+def server_command(app: str, io: str, data_dir: str) -> list[str]:
     template = os.environ.get("LAB_TRACE_SERVER")
     if template:
-        return shlex.split(template.format(app=app, io=io, python=sys.executable))
+        return shlex.split(template.format(app=app, io=io, python=sys.executable, data_dir=data_dir))
     return [sys.executable, "-m", "lab", "serve", "--app", app, "--io", io,
-            "--host", "127.0.0.1", "--port", "0"]
+            "--host", "127.0.0.1", "--port", "0", "--data-dir", data_dir]
 
 
 def start_lab(app: str, io: str, cwd: str | None = None) -> LabServer:
     """Run the lab and wait (bounded) for its readiness line."""
-    command = server_command(app, io)
+    data_dir = tempfile.mkdtemp(prefix="lab-trace-")
+    command = server_command(app, io, data_dir)
     # stderr goes to a file: a pipe nobody reads would block a chatty server.
     errors = tempfile.TemporaryFile()
     try:
@@ -79,6 +89,7 @@ def start_lab(app: str, io: str, cwd: str | None = None) -> LabServer:
                                    stdin=subprocess.DEVNULL, cwd=cwd)
     except OSError as exc:
         errors.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
         raise ServerError(f"cannot run {command[0]}: {exc.strerror}") from None
     assert process.stdout is not None
     deadline = time.monotonic() + START_SECONDS
@@ -93,7 +104,7 @@ def start_lab(app: str, io: str, cwd: str | None = None) -> LabServer:
                 line += chunk
     match = READY.search(line.decode("utf-8", "replace"))
     if match is None:
-        server = LabServer(process, "127.0.0.1", 0)
+        server = LabServer(process, "127.0.0.1", 0, data_dir)
         server.stop()
         errors.seek(0)
         stderr = errors.read().decode("utf-8", "replace")
@@ -103,7 +114,7 @@ def start_lab(app: str, io: str, cwd: str | None = None) -> LabServer:
             f"its 'listening on' line (exit code {process.returncode}).\n{_tail(stderr)}"
         )
     errors.close()  # the child keeps its own descriptor
-    return LabServer(process, match["host"], int(match["port"]))
+    return LabServer(process, match["host"], int(match["port"]), data_dir)
 
 
 def _tail(text: str, lines: int = 8) -> str:

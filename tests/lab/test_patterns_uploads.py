@@ -5,14 +5,17 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 
 import httpx
 import pytest
 
 from tests.lab.patterns_fixtures import (  # noqa: F401  (lab_server is a fixture)
     http,
-    lab_server, raw_request, request_bytes, running_server, wait_until,
+    lab_server, raw_request, read_response, request_bytes, running_server, wait_until,
 )
+from lab.patterns.uploads import READ_SIZE, TURN, FileStream
+from protocols.http1 import ResponseParser
 
 PAYLOAD = os.urandom(3 * 1024 * 1024 + 17)  # several reads, an odd tail
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
@@ -39,6 +42,52 @@ def test_curl_content_length_upload_is_201_with_location_size_sha256(lab_server,
     assert f"location: /uploads/{result['id']}".encode() in head.lower()
     got = http.get(lab_server.url(f"/uploads/{result['id']}"), timeout=30)
     assert got.status_code == 200 and got.content == PAYLOAD
+    # Streamed from disk: chunked, so no Content-Length (RFC 9112 §6.1).
+    assert got.headers["transfer-encoding"] == "chunked" and "content-length" not in got.headers
+
+
+def test_get_streams_the_file_in_chunks_of_read_size__rfc9112_7_1(lab_server):
+    stored = http.post(lab_server.url("/uploads"), content=PAYLOAD).json()["id"]
+    with lab_server.connect(30) as sock:
+        sock.sendall(request_bytes("GET", f"/uploads/{stored}", {"Connection": "close"}))
+        raw = bytearray()
+        while data := sock.recv(1 << 20):
+            raw += data
+    head, _, body = bytes(raw).partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower() and b"content-length" not in head.lower()
+    sizes, pos, decoded = [], 0, bytearray()
+    while True:
+        eol = body.index(b"\r\n", pos)
+        size = int(body[pos:eol], 16)
+        sizes.append(size)
+        if size == 0:
+            break
+        decoded += body[eol + 2:eol + 2 + size]
+        pos = eol + 2 + size + 2
+    assert bytes(decoded) == PAYLOAD
+    assert sizes[:-2] == [READ_SIZE] * (len(sizes) - 2) and sizes[-1] == 0
+
+
+def test_head_of_an_upload_has_no_body__rfc9110_9_3_2(lab_server):
+    stored = http.post(lab_server.url("/uploads"), content=b"abc").json()["id"]
+    with lab_server.connect() as sock:
+        sock.sendall(request_bytes("HEAD", f"/uploads/{stored}")
+                     + request_bytes("GET", f"/uploads/{stored}"))
+        parser = ResponseParser()  # one parser: the second answer may come in the same read
+        status, headers, body = read_response(sock, b"HEAD", parser)
+        assert status == 200 and body == b"" and headers["transfer-encoding"] == "chunked"
+        assert read_response(sock, b"GET", parser)[2] == b"abc"  # the connection goes on
+
+
+def test_http_1_0_gets_the_bytes_up_to_the_close__rfc9112_6_3(lab_server):
+    stored = http.post(lab_server.url("/uploads"), content=PAYLOAD[:100_000]).json()["id"]
+    with lab_server.connect() as sock:
+        sock.sendall(f"GET /uploads/{stored} HTTP/1.0\r\n\r\n".encode())
+        raw = bytearray()
+        while data := sock.recv(1 << 20):
+            raw += data
+    head, _, body = bytes(raw).partition(b"\r\n\r\n")
+    assert b"chunked" not in head.lower() and body == PAYLOAD[:100_000]
 
 
 def test_httpx_chunked_upload_is_stored_whole(lab_server):
@@ -144,3 +193,19 @@ def test_failed_uploads_leave_what_is_stored_untouched(lab_server):
         sock.sendall(request_bytes("POST", "/uploads", {"Content-Length": "100"}) + b"half")
     assert wait_until(lambda: not leftovers(lab_server), 5)
     assert http.get(lab_server.url(f"/uploads/{stored}")).content == b"keep me"
+
+
+def test_a_download_hands_over_at_most_one_turn_then_asks_to_be_ticked(tmp_path):
+    """The Connection pulls until b"": an always-ready file must end its turn itself."""
+    path = tmp_path / "big"
+    path.write_bytes(os.urandom(3 * TURN))
+    stream = FileStream(open(path, "rb"))
+    turns, turn = [], bytearray()
+    while (data := stream.pull()) is not None:
+        if data:
+            turn += data
+            continue
+        assert stream.deadline is not None and stream.deadline <= time.monotonic()
+        turns.append(len(turn))
+        turn.clear()
+    assert turns == [TURN, TURN, TURN] and turn == b"" and stream.file.closed

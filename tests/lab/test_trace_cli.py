@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,9 @@ def test_trace_json_and_pcap_round_trip_through_inspect(tmp_path):
             assert element["start"] < element["end"] and element["name"]
     named = {e["name"] for r in records for e in r["elements"]}
     assert {"chunk-size line", "chunk data", "last chunk", "trailer field line"} <= named
+    for direction in (">", "<"):  # a chunked upload and a chunked response
+        assert {"chunk-size line", "chunk data", "last chunk"} <= {
+            e["name"] for r in records if r["direction"] == direction for e in r["elements"]}
     # inspect on the written pcap gives the same connections and elements.
     port = int(doc["connections"][0]["server"].rsplit(":", 1)[1])
     inspected = lab_trace("inspect", str(pcap), "--port", str(port), "--json")
@@ -57,12 +61,13 @@ def test_trace_json_and_pcap_round_trip_through_inspect(tmp_path):
 
 
 @pytest.mark.root
-def test_a_scenario_the_lab_cannot_serve_yet_says_so_cleanly():
+def test_a_scenario_the_lab_answers_otherwise_fails_cleanly_saying_what_it_got():
+    """A scenario that cannot run is a failure (exit 1) with what the lab answered."""
     require(can_capture(), "packet capture needs root or CAP_NET_RAW")
-    for name in ("sse", "websocket", "shortpoll", "longpoll", "upload"):
-        result = lab_trace("trace", name)
-        assert "Traceback" not in result.stderr
-        if result.returncode == 3:
-            assert "not available yet" in result.stderr
-        else:
-            assert result.returncode == 0, result.stderr
+    # The `hello` app answers every request with 200 text/plain, never an event stream.
+    wrong = "{python} -m lab serve --app hello --io {io} --host 127.0.0.1 --port 0"
+    result = subprocess.run([sys.executable, "-m", "lab.trace", "trace", "sse"], cwd=REPO,
+                            capture_output=True, text=True, timeout=90,
+                            env={**os.environ, "LAB_TRACE_SERVER": wrong})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "the scenario failed" in result.stderr and "text/plain" in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,12 @@ def test_handshake_crafted_by_scapy_gets_the_labs_answer():
         assert step in result.stdout
     assert "answer: 'HTTP/1.1 200 OK'" in result.stdout
     assert "[SA ]" in result.stdout and "status line" in result.stdout
+    # What the capture reassembles is what scapy's client sent and received.
+    port = int(re.search(r"-> server [\d.]+:(\d+)", result.stdout)[1])
+    request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % port
+    up, down = map(int, re.search(r"\((\d+) bytes >, (\d+) bytes <\)", result.stdout).groups())
+    answered = int(re.search(r"answer: 'HTTP/1.1 200 OK', (\d+) bytes", result.stdout)[1])
+    assert (up, down) == (len(request), answered)
     # The RST-dropping rule lived and died in the namespace: the host has no trace of it.
     assert host_nft_tables() == before and "labtrace" not in host_nft_tables()
 
@@ -53,6 +60,10 @@ def test_handshake_json_lists_syn_synack_and_fins():
     flags = [s["flags"] for s in json.loads(result.stdout)["segments"]]
     assert flags[:3] == ["S", "SA", "A"] and "R" not in "".join(flags)
     assert sum("F" in f for f in flags) == 2
+    (conn,) = json.loads(result.stdout)["connections"]
+    assert conn["fin"] == {">": True, "<": True} and conn["gaps"] == {">": [], "<": []}
+    names = {(e["direction"], e["name"]) for e in conn["elements"]}
+    assert {(">", "request line"), (">", "end of headers"), ("<", "status line"), ("<", "body")} <= names
 
 
 def test_without_any_namespace_it_says_what_it_needs(monkeypatch, capsys):
