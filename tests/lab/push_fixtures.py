@@ -17,104 +17,27 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import select
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-ROOT = Path(__file__).resolve().parents[2]
-IO_MODELS = ("blocking", "threads", "pool", "epoll", "asyncio", "uvloop")
-EVENT_LOOP_MODELS = ("epoll", "asyncio", "uvloop")
+from tests.lab.servers import (  # noqa: F401  (re-exported for the push tests)
+    EVENT_LOOP_MODELS, IO_MODELS, ROOT, Server, raise_fd_limit, running_server, wait_until,
+)
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-class Server:
-    def __init__(self, proc: subprocess.Popen, host: str, port: int, io: str,
-                 data_dir: Path) -> None:
-        self.proc, self.host, self.port, self.io = proc, host, port, io
-        self.data_dir = data_dir
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return (self.host, self.port)
-
-    def url(self, path: str, scheme: str = "http") -> str:
-        return f"{scheme}://{self.host}:{self.port}{path}"
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-
-
-def start_server(io: str, *args: str, module: str = "lab", timeout: float = 15.0) -> Server:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-    data_dir = Path(tempfile.mkdtemp(prefix="push-data-"))  # uploads: never the repo's
-    command = [sys.executable, "-m", module, "serve", "--app", "lab", "--io", io,
-               "--port", "0", "--data-dir", str(data_dir), *args]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    give_up = time.monotonic() + timeout
-    line = b""
-    while not line.endswith(b"\n"):
-        left = give_up - time.monotonic()
-        if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
-            proc.kill()
-            proc.wait()
-            shutil.rmtree(data_dir, ignore_errors=True)
-            raise RuntimeError(f"{command} printed no listening line in {timeout} s")
-        byte = os.read(proc.stdout.fileno(), 1)  # unbuffered: select() sees what is left
-        if not byte:
-            proc.wait()
-            shutil.rmtree(data_dir, ignore_errors=True)
-            raise RuntimeError(f"{command} exited with {proc.returncode}")
-        line += byte
-    # "listening on http://127.0.0.1:PORT (io=MODEL, app=APP)"
-    hostport = line.split(b"http://", 1)[1].split(b" ", 1)[0].decode()
-    host, port = hostport.rsplit(":", 1)
-    return Server(proc, host, int(port), io, data_dir)
 
 
 @contextmanager
 def push_server(io: str, *args: str, module: str = "lab") -> Iterator[Server]:
-    server = start_server(io, *args, module=module)
-    try:
+    with running_server(io, *args, module=module) as server:
         yield server
-    finally:
-        server.stop()
-
-
-def raise_fd_limit() -> int:
-    """Raise the soft open-files limit to the hard one; the limit now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
-    give_up = time.monotonic() + timeout
-    while time.monotonic() < give_up:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 # -- headless Chromium over the DevTools protocol ----------------------------------------
