@@ -446,7 +446,8 @@ def fanout_summary(rows: list[dict]) -> list[str]:
     columns=[
         Column("server", "server"), Column("subscribers", "subs", "{:,}"), Column("messages", "msgs", "{:,}"),
         Column("events_per_s", "events/s", "{:,.0f}"), Column("cpu_us_per_event", "CPU us/event", "{:.2f}"),
-        Column("cpu_util", "srv CPU", "{:.0%}"), Column("last_delivery_ms", "last after pub ms", "{:.1f}"),
+        Column("cpu_util", "srv CPU", "{:.0%}"), Column("load_cpu_util", "load CPU", "{:.0%}"),
+        Column("last_delivery_ms", "last after pub ms", "{:.1f}"),
         Column("last_done_ms", "all done ms", "{:.1f}"), Column("rss_kib", "RSS KiB", "{:,}"),
         Column("threads", "threads", "{:,}"), Column("result", "result"),
     ],
