@@ -490,16 +490,18 @@ def measure_fanout(bench: Bench, server, io: str, subs: int, messages: int, setu
                    else ": one connection at a time, held by the first stream" if io == "blocking" else "")
             return {**result, "result": error + why}
         before = procstats.sample(server.pid)
+        started = time.monotonic()
         load.say("go")
         result = load.next_line(FANOUT_TIMEOUT + 30)
         after = procstats.sample(server.pid)
+        window = time.monotonic() - started  # the span the CPU was read over
     result.pop("event", None)
     cpu = after.cpu_since(before)
     delivered = result.get("delivered") or 0
     error = result.pop("error", None)
     return {
         **result, "cpu_s": round(cpu, 4),
-        "cpu_util": round(cpu / result["seconds"], 3) if result.get("seconds") else None,
+        "cpu_util": round(cpu / window, 3) if window > 0 else None,
         "cpu_us_per_event": round(cpu / delivered * 1e6, 3) if delivered else None,
         "rss_kib": after.rss_kib, "threads": after.threads,
         "result": error or f"all {delivered:,} delivered ({result['parsed_subscribers']} parsed and checked)",
