@@ -6,14 +6,17 @@ what was measured). A row that could not be measured carries `error` (a sentence
 instead of figures, and the table shows it. The decorator names the columns of the
 terminal table and the chart(s) drawn from the rows.
 
-Later issues add `long-poll`, `sse-fanout` and `patterns` here the same way:
+The six: `hello`, `blocking-work` and `idle-connections` put HTTP load on the models
+(wrk or `lab.bench.loadgen`); `long-poll`, `sse-fanout` and `patterns` drive the
+broker's delivery patterns with the lab's own clients on the load CPU
+(`lab.bench.pattern_load`, `lab.bench.sse_load`). A new one has the same shape:
 
     @scenario("long-poll", "long-poll waiters", columns=[...], charts=[Chart(...)])
     def long_poll(bench: Bench) -> Iterator[dict]:
         for io in bench.ios:
             with bench.start(lab_server(io, "lab", serve_cmd=bench.serve_cmd)) as server:
-                result = bench.client(["lab.patterns.probe", "wakeup", "--port", str(server.port),
-                                       "--clients", "1000"], timeout=120)
+                result = bench.client(["lab.bench.pattern_load", "wakeup", "--port",
+                                       str(server.port), "--clients", "1000"], timeout=120)
                 yield {"server": io, "clients": 1000, **result}
 """
 
