@@ -47,6 +47,9 @@ def configure_grade(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=Path, metavar="SUBMISSIONS_DIR", help="grade every folder in this one (one per student)")
     p.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at once with --batch (default: %(default)s)")
     p.add_argument("--lab-root", type=Path, help=argparse.SUPPRESS)  # the lab providing `protocols`, for tests
+    p.add_argument("--pcap", type=Path, metavar="DIR",
+                   help="keep each socket check's traffic: DIR/<check>.pcap and DIR/<check>.txt (annotated "
+                        "timeline); needs CAP_NET_RAW, else said once and skipped")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
 
 
@@ -98,7 +101,7 @@ def run_grade(args: argparse.Namespace) -> int:
     native = args.results
     results = grade(
         manifest, args.submission, seed=args.seed, stage=args.stage, only=args.only, out=native,
-        lab_root=args.lab_root, progress=_progress(args.quiet),
+        lab_root=args.lab_root, progress=_progress(args.quiet), pcap=args.pcap,
     )
     if not args.quiet:
         print(f"seed: {results['seed']}", file=sys.stderr)

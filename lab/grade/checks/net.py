@@ -247,11 +247,16 @@ class ServerCheck(Check):
             netns_pid = box.proc.pid if box.netns else None
             per_case = max(1.0, ctx.limits.wall_seconds / max(1, len(self.cases)) - 0.5)
             passed = 0
-            for case in self.cases:
-                ex = exchange(host, port, case.data, per_case, netns_pid)
-                res = self.judge(ctx, case, ex)
-                outcome.cases.append(res)
-                passed += res.passed
+            cap = ctx.capture(port, netns_pid)
+            try:
+                for case in self.cases:
+                    ex = exchange(host, port, case.data, per_case, netns_pid)
+                    res = self.judge(ctx, case, ex)
+                    outcome.cases.append(res)
+                    passed += res.passed
+            finally:
+                if cap is not None:
+                    cap.finish()
         finally:
             result = box.wait(0.05)  # still serving: this stops it (SIGTERM, grace, SIGKILL)
         outcome.stdout = neutralize(result.stdout, total=result.stdout_total)
