@@ -197,7 +197,7 @@ def main() -> None:
     if cls is None:
         report({"load_error": {"type": "AttributeError", "message": "no RequestParser in your module"}})
         return
-    if any(klass is real_class for klass in getattr(cls, "__mro__", ())):
+    if job.get("check_reference", True) and any(klass is real_class for klass in getattr(cls, "__mro__", ())):
         report({"banned": f"{reference}.RequestParser (the lab's own reference parser)"})
         return
     report({"loaded": True})
