@@ -30,6 +30,7 @@ class CallCase:
     expect: object = None  # the value; ignored when judge or status is given
     judge: object = None  # callable(value) -> str | None
     status: int | None = None  # an HTTPError with this status is expected
+    raises: str | None = None  # an exception of this type name is expected
     data: bytes = b""
     show: str = ""  # what to show as "sent" (default: the expression)
 
@@ -91,7 +92,9 @@ class CallCheck(Check):
 
     @staticmethod
     def judge(case: CallCase, got: dict | None, result) -> CaseResult:
-        if case.status is not None:
+        if case.raises is not None:
+            expected = f"raise {case.raises}"
+        elif case.status is not None:
             expected = f"raise HTTPError(status={case.status})"
         elif case.judge is not None:
             expected = getattr(case.judge, "__doc__", None) or "see the rule"
@@ -108,6 +111,8 @@ class CallCheck(Check):
             res.received = neutralize(f"raised {err['type']}: {err['message']}{where}").replace("\n", "\\n")
             if case.status is not None and err.get("status") == case.status:
                 res.passed = True
+            elif case.raises is not None and err["type"] == case.raises:
+                res.passed = True
             elif err["type"] == "NotImplementedError":
                 res.hint = feedback.hint_for("not_implemented")
             elif case.status is not None and err.get("status"):
@@ -118,8 +123,8 @@ class CallCheck(Check):
         except (ValueError, SyntaxError):
             value = got["repr"]
         res.received = feedback.escape(value) if isinstance(value, bytes) else neutralize(repr(value))
-        if case.status is not None:
-            res.hint = feedback.hint_for("accepted_bad_input")
+        if case.status is not None or case.raises is not None:
+            res.hint = feedback.hint_for("accepted_bad_input") if case.status else f"this must raise {case.raises}"
             return res
         if case.judge is not None:
             why = case.judge(value)

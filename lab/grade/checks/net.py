@@ -249,9 +249,7 @@ class ServerCheck(Check):
             passed = 0
             cap = ctx.capture(port, netns_pid)
             try:
-                for case in self.cases:
-                    ex = exchange(host, port, case.data, per_case, netns_pid)
-                    res = self.judge(ctx, case, ex)
+                for res in self.run_cases(ctx, host, port, netns_pid, per_case, box):
                     outcome.cases.append(res)
                     passed += res.passed
             finally:
@@ -264,12 +262,20 @@ class ServerCheck(Check):
         if result.status in ("memory_limit", "cpu_limit", "process_limit", "grader_error"):
             outcome.status, outcome.message = result.status, result.message
             return outcome
-        outcome.fraction = passed / len(self.cases)
-        if passed == len(self.cases):
+        total = len(outcome.cases) or len(self.cases)
+        outcome.fraction = passed / total
+        if passed == total:
             outcome.status, outcome.fraction = "passed", 1.0
         else:
-            outcome.message = f"{passed} of {len(self.cases)} cases passed"
+            outcome.message = f"{passed} of {total} cases passed"
         return outcome
+
+    def run_cases(self, ctx: Context, host: str, port: int, netns_pid: int | None, per_case: float, box: Sandbox):
+        """Yield one CaseResult per case against the running server (subclasses: other
+        conversations, e.g. several requests on one connection, or many connections)."""
+        for case in self.cases:
+            ex = exchange(host, port, case.data, per_case, netns_pid)
+            yield self.judge(ctx, case, ex)
 
     @staticmethod
     def _wait_listening(box: Sandbox, timeout: float) -> tuple[str, int] | None:
