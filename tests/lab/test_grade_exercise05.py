@@ -48,7 +48,7 @@ MUTANTS = {
     ),
     "thread-per-connection-as-pool": (
         [(P, "        self._queue.put(sock)", "        threading.Thread(target=self.handle, args=(sock,), daemon=True).start()")],
-        {"pool-bounded", "pool-many-clients"},  # 40 clients: 40 threads on top of the workers
+        {"pool-bounded"},
     ),
     "workers-serve-one-connection-each": (
         [(P, "        while (sock := self._queue.get()) is not None:\n            self.handle(sock)",

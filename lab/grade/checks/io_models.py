@@ -38,7 +38,7 @@ def _get(client, target: str) -> bytes:
 def serves_keep_alive(client) -> None:
     sock = client.open()
     with sock:
-        for target in ("/one", "/two"):
+        for target in ("/echo/one", "/echo/two"):
             data = _get(client, target)
             sock.sendall(data)
             expect_status(client.read(sock, data), 200, f"GET {target} on one kept-alive connection")
@@ -49,7 +49,7 @@ def reverse_order(client, n: int = 3) -> None:
     try:
         time.sleep(0.1)  # every connection accepted (or queued) before any request
         for i in reversed(range(n)):
-            data = _get(client, f"/conn-{i}")
+            data = _get(client, f"/echo/conn-{i}")
             socks[i].sendall(data)
             try:
                 ex = client.read(socks[i], data, timeout=QUICK)
@@ -69,7 +69,7 @@ def stalled_client(client) -> None:
         stalled.sendall(HALF)
         client._note(HALF, b"(stalled: the rest never comes)")
         time.sleep(0.1)
-        data = _get(client, "/meanwhile")
+        data = _get(client, "/echo/meanwhile")
         try:
             ex = client.request(data, timeout=QUICK)
         except Failed:
@@ -109,7 +109,7 @@ def pool_bounded(client) -> None:
                          f"(/proc/PID/task). A pool keeps {WORKERS} workers and queues the rest")
         waiting = client.open()
         stalled.append(waiting)
-        data = _get(client, "/queued")
+        data = _get(client, "/echo/queued")
         waiting.sendall(data)
         waiting.settimeout(0.5)
         try:
@@ -137,7 +137,7 @@ def epoll_one_thread(client) -> None:
         socks = []
         for i in range(20):
             s = client.open()
-            data = _get(client, f"/idle-{i}")
+            data = _get(client, f"/echo/idle-{i}")
             s.sendall(data)
             client.read(s, data)  # served, then kept alive and idle
             socks.append(s)
@@ -158,7 +158,7 @@ def many_clients(client, n: int = 40) -> None:
     try:
         for i, s in enumerate(socks):
             # Connection: close, so a pool's worker is free for the next client after each answer.
-            s.sendall(request("GET", f"/many-{i}", [("Connection", "close")]))
+            s.sendall(request("GET", f"/echo/many-{i}", [("Connection", "close")]))
         for i, s in enumerate(socks):
             expect_status(client.read(s, timeout=3.0), 200, f"client {i + 1} of {n}")
     finally:

@@ -19,7 +19,7 @@ from typing import Callable
 
 from .. import feedback
 from . import CaseResult, Context
-from .net import Exchange, ServerCheck, connect, exchange, read_response
+from .net import Exchange, ServerCheck, connect, exchange
 
 __all__ = ["Failed", "Script", "Client", "ScriptCheck", "request"]
 
@@ -58,6 +58,7 @@ class Client:
         self.server_pid = server_pid
         self.transcript: list[tuple[bytes, bytes]] = []
         self._lock = threading.Lock()
+        self._readers: dict = {}
 
     def _note(self, sent: bytes, received: bytes) -> None:
         with self._lock:
@@ -77,12 +78,21 @@ class Client:
         return connect(self.host, self.port, self.timeout, self.netns_pid)
 
     def read(self, sock: socket.socket, sent: bytes = b"", timeout: float | None = None) -> Exchange:
-        ex = read_response(sock, timeout or self.timeout, extra_wait=0.05)
-        self._note(sent, ex.received)
-        if not ex.head:
-            raise Failed(f"no response: {(ex.error_class or 'nothing').replace('_', ' ')}",
-                         feedback.hint_for(ex.error_class or ""))
-        return ex
+        """The next response on ``sock``, with exact framing; bytes after it stay for the
+        next call (pipelined responses arrive in one segment)."""
+        from .conversation import Expect, _Reader
+
+        reader = self._readers.get(sock)
+        if reader is None:
+            reader = self._readers[sock] = _Reader(sock, 0.0)
+        reader.deadline = time.monotonic() + (timeout or self.timeout)
+        before = len(reader.received) - len(reader.buf)
+        head, error = reader.response(Expect(0))
+        received = bytes(reader.received[before:len(reader.received) - len(reader.buf)]) or bytes(reader.buf)
+        self._note(sent, received)
+        if error:
+            raise Failed(f"no response: {error.replace('_', ' ')}", feedback.hint_for(error))
+        return Exchange(sent=sent, received=received, head=head)
 
     def threads(self) -> int | None:
         """The server's thread count (``/proc/PID/task``), None when unknown."""
