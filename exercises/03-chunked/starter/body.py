@@ -74,10 +74,9 @@ class ChunkedReader:
         )
 
     def read(self, buf: bytearray, eof: bool) -> BodyEvent:
-        """Consume from the parser's shared buffer: one Data, EndOfMessage(trailers) or
-        NEED_DATA. Raises HTTPError(400) on bad framing, 413 past limits.max_body."""
         raise NotImplementedError(
-            "read: loop over the states. size: find CRLF (a line longer than "
+            "read: consume from the parser's shared buffer and return one Data, EndOfMessage(trailers) or "
+            "NEED_DATA; HTTPError(400) on bad framing, 413 past limits.max_body. Loop over the states. size: find CRLF (a line longer than "
             "limits.max_chunk_line is 400), parse it with _start_chunk, consume it. data: hand "
             "out what is buffered of the chunk as Data (del buf[:n]). crlf: the two bytes after "
             "the data MUST be CRLF, else 400. A size of 0 starts the trailer section. Out of "
@@ -85,15 +84,13 @@ class ChunkedReader:
         )
 
     def _start_chunk(self, line: bytes) -> None:
-        """Parse a chunk-size line: 1*HEXDIG, then extensions that are ignored."""
         raise NotImplementedError(
-            "_start_chunk: the line must match _CHUNK_LINE exactly (else 400); more than "
+            "_start_chunk: parse a chunk-size line (1*HEXDIG, then extensions that are ignored): the line must match _CHUNK_LINE exactly (else 400); more than "
             "_MAX_HEX_DIGITS significant hex digits is an overflow (400); add the size to the "
             "total and refuse with 413 as soon as it passes limits.max_body, before any data"
         )
 
     def _read_trailers(self, buf: bytearray, eof: bool) -> BodyEvent:
-        """RFC 9112 §7.1.2: trailer-section = *( field-line CRLF ), then the final CRLF."""
         raise NotImplementedError(
             "_read_trailers: a CRLF right away ends the body (EndOfMessage()); else wait for "
             "CRLFCRLF (431 past limits.max_header_bytes, resuming the search where it stopped), "
