@@ -15,7 +15,10 @@ What "passes" means in a kit: ``make test`` grades every exercise in place
 (``python -m lab.grade --exercise ID --in-place``) and exits 0 only when every visible
 check of every exercise passes; ``make test-01`` does one exercise. With untouched
 starters every exercise scores 0 and ``make test`` exits non-zero. Hidden checks are
-graded by the instructor's grader, never in the kit.
+graded by the instructor's grader, never in the kit. All starters are in place at once,
+so in a kit the exercises are cumulative: the lab-running checks of a later exercise
+need the earlier exercises' modules (as a separate ``--submission``, each exercise runs
+on the lab's reference for the rest).
 """
 from __future__ import annotations
 
