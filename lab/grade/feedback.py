@@ -122,17 +122,33 @@ def _clip(line: str, width: int = 160) -> str:
     return line[:width] + f" [... {len(line) - width:,} more characters on this line]"
 
 
+def _window(text: str, caret: int | None, width: int = 400) -> tuple[str, int | None]:
+    """At most `width` characters of a long line, around the caret if there is one, so
+    a megabyte body does not flood the report and the first wrong byte stays in view."""
+    if len(text) <= width:
+        return text, caret
+    start = 0 if caret is None else max(0, min(caret - width // 2, len(text) - width))
+    shown = ("[...] " if start else "") + text[start : start + width]
+    left = len(text) - start - width
+    if left > 0:
+        shown += f" [... {left:,} more characters]"
+    return shown, None if caret is None else caret - start + (6 if start else 0)
+
+
 def render_case(case: dict, indent: str = "        ") -> list[str]:
     lines = [f"{indent}case {case['id']}, fed {case['feed']}" if case.get("feed") else f"{indent}case {case['id']}"]
     label = lambda name: f"{indent}{name + ':':<{LABEL_WIDTH}} "  # noqa: E731
     width = len(indent) + LABEL_WIDTH + 1
-    lines.append(label("sent") + case["sent"])
-    if case.get("caret_in") == "sent" and case.get("caret") is not None:
-        lines.append(caret_line(width, case["caret"]))
-    lines.append(label("expected") + case["expected"])
-    lines.append(label("got") + case["received"])
-    if case.get("caret_in") == "received" and case.get("caret") is not None:
-        lines.append(caret_line(width, case["caret"]))
+    caret = case.get("caret")
+    sent, sent_caret = _window(case["sent"], caret if case.get("caret_in") == "sent" else None)
+    lines.append(label("sent") + sent)
+    if sent_caret is not None:
+        lines.append(caret_line(width, sent_caret))
+    lines.append(label("expected") + _window(case["expected"], None)[0])
+    got, got_caret = _window(case["received"], caret if case.get("caret_in") == "received" else None)
+    lines.append(label("got") + got)
+    if got_caret is not None:
+        lines.append(caret_line(width, got_caret))
     if case.get("rule"):
         lines.append(label("rule") + case["rule"])
     if case.get("hint"):

@@ -22,6 +22,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from protocols.http1 import Data, Limits
+from protocols.http1.body import ChunkedReader
+
 from .. import feedback
 from ..sandbox import Sandbox, neutralize
 from . import CaseResult, Check, CheckOutcome, Context
@@ -151,8 +154,18 @@ def read_response(sock: socket.socket, timeout: float, extra_wait: float = 0.2) 
             pass
     ex.received = bytes(buf)
     if ex.head and need is not None:
-        ex.head["body"] = bytes(buf[parsed[1] : need]) if parsed else b""
+        body = bytes(buf[parsed[1] : need]) if parsed else b""
+        ex.head["body"] = _dechunk(body) if chunked else body
     return ex
+
+
+def _dechunk(raw: bytes) -> bytes:
+    """The body of a complete chunked message (the grader's own reference reader)."""
+    reader = ChunkedReader(Limits(max_body=1 << 62))
+    buf, parts = bytearray(raw), []
+    while type(event := reader.read(buf, True)) is Data:
+        parts.append(event.data)
+    return b"".join(parts)
 
 
 def _chunked_done(buf: bytearray, start: int) -> int | None:
