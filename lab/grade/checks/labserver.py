@@ -99,13 +99,15 @@ class Pending:
         self.sent_at = time.monotonic()
         self.early = b""
 
-    def anything_within(self, seconds: float) -> bytes:
-        """Bytes that arrive within ``seconds`` (b"" when the server holds the answer).
-        They are kept and become the start of ``finish()``'s response."""
+    def anything_within(self, seconds: float) -> bytes | None:
+        """Bytes that arrive within ``seconds``: None when nothing came (the server holds
+        the answer), b"" when it closed. They become the start of ``finish()``'s response."""
         self.sock.settimeout(seconds)
         try:
             data = self.sock.recv(65536)
-        except (socket.timeout, OSError):
+        except socket.timeout:
+            return None
+        except OSError:
             return b""
         self.early += data  # b"" is EOF: finish() will see it again
         return data
