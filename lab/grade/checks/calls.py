@@ -39,7 +39,7 @@ class Verdict:
 class Call:
     id: str
     args: dict | Callable  # or args(rng) -> dict, for seeded inputs (split points)
-    judge: Callable[[dict], Verdict]  # gets {"value": ...} or {"exception": {...}}
+    judge: Callable[[dict], Verdict]  # gets {"value": ...} or {"exception": {...}}, and the "args" sent
     rule: str
     sent: str = ""
     reproduce: str = ""
@@ -88,9 +88,11 @@ class CallCheck(Check):
             outcome.message = result.message or "the harness ended before loading your module"
             return outcome
         by_id = {x["id"]: x for x in lines if "id" in x}
+        sent_args = {c["id"]: c["args"] for c in job["cases"]}
         passed = 0
         for call in self.calls:
-            res = self.judge(ctx, call, by_id.get(call.id), result)
+            got = by_id.get(call.id)
+            res = self.judge(ctx, call, {**got, "args": sent_args[call.id]} if got else None, result)
             outcome.cases.append(res)
             passed += res.passed
         if result.status == "crashed" and passed < len(self.calls):
