@@ -127,7 +127,7 @@ class CallCheck(Check):
             res.received += "".join("\n" + " " * 20 + line for line in neutralize(verdict.extra, limit=4000).splitlines())
         if not verdict.ok:
             res.hint = verdict.hint
-            if verdict.caret_in == "received":
+            if verdict.caret_in == "received" and not verdict.extra:  # a hexdump below would hide it
                 res.caret_in, res.caret = "received", feedback.first_difference(verdict.expected, res.received)
         return res
 
