@@ -50,6 +50,7 @@ class CallCheck(Check):
     program: str
     calls: list[Call] = field(default_factory=list)
     module: str | None = None  # the module ``run`` gets; default: the manifest's reference
+    drop_privileges: bool | None = None  # None: the sandbox's choice (``nobody`` when root)
 
     def run(self, ctx: Context) -> CheckOutcome:
         job = {
@@ -60,7 +61,8 @@ class CallCheck(Check):
             "cases": [{"id": c.id, "args": c.args(ctx.rng) if callable(c.args) else c.args} for c in self.calls],
         }
         env = {"PYTHONPATH": str(ctx.lab_root)} if ctx.lab_root else {}
-        box = Sandbox(["python", "-s", str(HARNESS)], workdir=ctx.submission, limits=ctx.limits, env=env)
+        box = Sandbox(["python", "-s", str(HARNESS)], workdir=ctx.submission, limits=ctx.limits, env=env,
+                      drop_privileges=self.drop_privileges)
         box.start(json.dumps(job).encode())
         result = box.wait(ctx.limits.wall_seconds)
         lines = [json.loads(x) for x in result.channel.decode("utf-8", "replace").splitlines() if x.startswith("{")]

@@ -9,7 +9,7 @@ a time and split at seeded points, and compare with events written out from the 
 """
 from __future__ import annotations
 
-from protocols.sse import Comment, Event, EventStreamParser
+from protocols.sse import Comment, EventStreamParser
 
 from .. import feedback
 from .calls import Call, CallCheck, Verdict, raised
