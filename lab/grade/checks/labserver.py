@@ -206,16 +206,17 @@ class Scenario:
 
     # -- judging ------------------------------------------------------------------------
     def expect(self, id: str, ok: bool, rule: str, *, expected: str = "", reply: Reply | None = None,
-               got: str = "", hint: str = "", fatal: bool = False) -> bool:
-        res = CaseResult(id=id, passed=bool(ok), sent="", received="", expected=expected, rule=rule)
+               got: str = "", hint: str = "", fatal: bool = False, sent: str = "") -> bool:
+        res = CaseResult(id=id, passed=bool(ok), sent=sent, received="", expected=expected, rule=rule)
         if reply is not None:
             res.sent = feedback.escape(reply.sent)
             res.received = feedback.escape(reply.received)
             res.reproduce = f"{self.start_line} &  {reply.curl}"
             if not ok and not hint and reply.error_class:
                 hint = feedback.hint_for(reply.error_class)
-        if got:
-            res.received = (res.received + "  " if res.received else "") + neutralize(got)
+        if got:  # a multi-line `got` (a hexdump) is indented under its label
+            got = neutralize(got).rstrip("\n").replace("\n", "\n" + " " * 20)
+            res.received = (res.received + "  " if res.received else "") + got
         res.hint = hint if not ok else ""
         self.cases.append(res)
         if not ok and fatal:
