@@ -264,3 +264,8 @@ CHECKS = {
         *parses("no-blank-line", b"data: x\n", [], R_BLANK, eof=True),
     ]),
 }
+
+# Stage "in the lab": the lab's SSE endpoint writing with the student's encoder.
+from .sse_endpoint import ENDPOINT_CHECKS  # noqa: E402 - after CHECKS, which it extends
+
+CHECKS.update(ENDPOINT_CHECKS)
