@@ -29,7 +29,8 @@ DISPATCH_AT_EOF = (
 MUTANTS = {
     "event-without-blank-line": (
         [(S, '    out += b"\\n"\n    return bytes(out)', "    return bytes(out)")],
-        {"encode-events", "encode-multiline-data", "encode-fields"},
+        {"encode-events", "encode-multiline-data", "encode-fields", "lab-streams-events",
+         "lab-resumes-after-last-event-id"},
     ),
     "cr-in-data-not-split": (
         [(S, "for line in _TEXT_LINE_END.split(data):", 'for line in data.split("\\n"):')],
@@ -59,13 +60,22 @@ MUTANTS = {
         [(S, "        if head == _BOM:\n            del self._buf[:3]", "        if False:\n            del self._buf[:3]")],
         {"parse-bytes-and-bom"},
     ),
+    "comment-without-colon": (
+        [(S, 'b":" + (b" " + line.encode("utf-8") if line else b"") + b"\\n"',
+          '(line.encode("utf-8") if line else b"") + b"\\n"')],
+        {"encode-comments-and-retry", "lab-heartbeat"},
+    ),
+    "id-written-as-ids": (
+        [(S, 'out += _field(b"id", id)', 'out += _field(b"ids", id)')],
+        {"encode-fields", "lab-streams-events", "lab-resumes-after-last-event-id"},
+    ),
     "unterminated-event-dispatched-at-eof": (
         [(S, '        self._eof = True\n        self._buf.clear()\n        self._data.clear()\n'
              '        self._event_type = ""\n        return []\n', DISPATCH_AT_EOF)],
         {"parse-end-of-stream"},
     ),
 }
-FAST = tuple(MUTANTS)  # a call check is quick: the whole matrix runs in every `make test`
+FAST = ("event-without-blank-line", "cr-in-data-not-split", "id-with-lf-accepted")
 
 
 @pytest.fixture(autouse=True)
