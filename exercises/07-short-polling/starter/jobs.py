@@ -11,41 +11,44 @@ the `Location` is the handle the client polls.
 
 - **Short polling**: the client asks again and again; each answer says how far the job
   got. Simple, cacheable, stateless, and wasteful: most answers say "not yet".
-- **Long polling** (`?wait=S`, exercise 08): the server holds the answer until the job
-  is done or S seconds pass, whichever comes first; at the deadline it answers the
-  current state (state "running", its progress), not an error, and the client asks
-  again. S is clamped to `LONG_POLL_MAX_WAIT` (60 s).
+- **Long polling** (`?wait=S`): the server holds the answer until the job is done or S
+  seconds pass, whichever comes first; at the deadline it answers the current state
+  (state "running", its progress), not an error, and the client asks again. Progress
+  updates do not end the wait: the point is "tell me when it is done" in one request.
+  S is clamped to `LONG_POLL_MAX_WAIT` (60 s).
 
-The work runs off the I/O path, so the server keeps answering meanwhile: something
-other than the request handler (one scheduler thread, or a thread per job) advances
-every running job (progress = elapsed / seconds) and marks it done at the end. A "job"
-here is simulated: it just takes `seconds` seconds; its result is `{"slept": seconds}`.
+The work runs off the I/O path, so the server keeps answering meanwhile: one scheduler
+thread (`jobs-clock`) advances every running job each `TICK` seconds (progress =
+elapsed / seconds), marks it done at the end and wakes the long polls waiting on it by
+calling their `wake()` (the I/O model's own way: an eventfd, call_soon_threadsafe). A
+held long poll is the `Deferred` the connection drives: it subscribes its wake, is
+polled when woken or at its deadline, and is unsubscribed on `cancel()` (the client
+left) so no waiter outlives its client.
 
 Job states: "running" -> "done" (with `result`). Ids are `secrets.token_hex(8)` and
-validated by `ID`.
+validated by `ID`. At most `MAX_RUNNING` jobs run at once (more: 503 with Retry-After);
+the newest `MAX_KEPT` jobs are kept, older finished ones are forgotten (then 404).
 
-This is the exercise's starter: the names and signatures are the lab's; each body
-raises NotImplementedError with a hint. `lab/app.py` has `json_response`,
-`lab/router.py` has `query_params` and `split_target`, `lab/patterns/common.py` has
-`query_number` and `LONG_POLL_MAX_WAIT`; errors are `protocols.errors.HTTPError(status,
-message)`, which the lab answers with that status.
+This is the exercise's starter: the names, signatures and docstrings are the lab's;
+each body raises NotImplementedError with a hint.
+Long polling (`?wait=S`, JobWait, waiter_count) is exercise 08: leave those raising.
 """
 from __future__ import annotations
 
-import heapq  # noqa: F401 - the reference keeps its due times in a heap
-import json  # noqa: F401
+import heapq
+import json
 import re
-import secrets  # noqa: F401
-import threading  # noqa: F401
-from time import monotonic  # noqa: F401
+import secrets
+import threading
+from time import monotonic
 from typing import Callable
 
-from protocols.errors import HTTPError  # noqa: F401
+from protocols.errors import HTTPError
 from protocols.http1 import Headers, Request
 
-from ..app import Response, json_response  # noqa: F401
-from ..router import query_params, split_target  # noqa: F401
-from .common import LONG_POLL_MAX_WAIT, query_number  # noqa: F401
+from ..app import Response, json_response
+from ..router import query_params, split_target
+from .common import LONG_POLL_MAX_WAIT, query_number
 
 __all__ = ["Jobs", "Job", "ID", "TICK", "MAX_SECONDS"]
 
@@ -72,54 +75,65 @@ class Job:
 
     def view(self) -> dict:
         raise NotImplementedError(
-            'the job as JSON: {"id", "state", "progress", "result"} (round progress to 3 places)')
+            'the job as JSON: {"id", "state", "progress", "result"} (round progress to 3 '
+            'places)')
 
 
 class Jobs:
     """The `/jobs` routes and the clock thread that does the (simulated) work."""
 
     def __init__(self) -> None:
-        # Your state: the jobs by id, a lock (the clock thread and the I/O threads share
-        # them), and whatever your clock needs. Nothing to raise here: the lab builds
-        # this object when it starts.
-        pass
+        self._lock = threading.Lock()
+        # Your state: the jobs by id (insertion order = age), what the clock needs (a heap of
+        # due times, a Condition to wake it early), the number running. Nothing to raise here:
+        # the lab builds this object when it starts.
+        self._jobs: dict[str, Job] = {}
 
     # -- POST /jobs --------------------------------------------------------------------
     def start(self, request: Request, body: bytes, trailers: Headers) -> Response:
         raise NotImplementedError(
-            "parse the body (see _seconds), make a Job, get the work going off this thread, and answer "
-            "202 with the job's view and a Location: /jobs/{id} header - at once, without waiting")
+            'parse the body (_seconds), make a Job, get the work going off this thread (the '
+            "clock), and answer 202 with the job's view and Location: /jobs/{id} - at once, "
+            'without waiting for the job')
 
     # -- GET /jobs/{id}[?wait=S] --------------------------------------------------------
     def status(self, request: Request, id: str) -> Response | JobWait:
         raise NotImplementedError(
-            "404 for an id you do not know (or that does not match ID); else 200 with the job's view. "
-            "(?wait=S is exercise 08: return a JobWait while the job runs)")
+            "404 for an id you do not know (or that does not match ID); else 200 with the job's"
+            ' view; with ?wait=S (exercise 08) and the job running, return a JobWait instead')
 
     def waiter_count(self) -> int:
         """Long polls held on jobs right now (a test reads it via /stats)."""
-        raise NotImplementedError("exercise 08: the number of JobWaits subscribed right now (0 until then)")
+        raise NotImplementedError('exercise 08: the number of JobWaits subscribed right now, over every job')
 
-    # -- the clock: the work, off the I/O path -------------------------------------------
+    # -- the clock thread: the work, off the I/O path ------------------------------------
     def _ensure_clock(self) -> None:
-        raise NotImplementedError("start the thread that advances jobs, once (a daemon thread)")
+        raise NotImplementedError('start the clock thread (a daemon thread running _run_clock), once')
 
     def _run_clock(self) -> None:
         raise NotImplementedError(
-            "the clock thread's loop: sleep until a job is due, advance it, repeat (a Condition lets "
-            "start() wake it early)")
+            "the clock thread's loop: wait (on a Condition) until a job is due, advance it, "
+            'wake the waiters of jobs that just finished (outside the lock), repeat')
 
     def _advance(self, job: Job, now: float) -> bool:
         """Move `job` on; True when it has just finished."""
         raise NotImplementedError(
-            'progress = elapsed / seconds while running; at the end progress 1, result {"slept": seconds}, '
-            'state "done" (set the state last: a reader that sees "done" must see the result)')
+            'progress = elapsed / seconds while running, due again a TICK later; at the end '
+            'progress 1, result {"slept": seconds}, state "done" set last; True when it has '
+            'just finished')
+
+    def _forget_old(self) -> None:
+        raise NotImplementedError('keep at most MAX_KEPT jobs: forget the oldest finished ones')
+
+    def _subscribe(self, job: Job, wake: Callable[[], None]) -> None:
+        raise NotImplementedError("exercise 08: add `wake` to the job's waiters, under the lock")
+
+    def _unsubscribe(self, job: Job, wake: Callable[[], None]) -> None:
+        raise NotImplementedError("exercise 08: remove `wake` from the job's waiters, under the lock")
 
 
 class JobWait:
     """A held `GET /jobs/{id}?wait=S`: the Deferred the connection waits on."""
-
-    # Long polling is exercise 08: in exercise 07 leave these three raising.
 
     def __init__(self, jobs: Jobs, job: Job, deadline: float) -> None:
         self.jobs = jobs
@@ -128,17 +142,22 @@ class JobWait:
         self._wake: Callable[[], None] | None = None
 
     def subscribe(self, wake: Callable[[], None]) -> None:
-        raise NotImplementedError("exercise 08: remember `wake` and add it to the job's waiters")
+        raise NotImplementedError(
+            'exercise 08: remember `wake` and subscribe it to the job (Jobs._subscribe)')
 
     def poll(self) -> Response | None:
-        raise NotImplementedError("exercise 08: None while running and before the deadline; else cancel() and answer")
+        raise NotImplementedError(
+            'exercise 08: None while the job runs and the deadline is ahead; else cancel() and '
+            'answer 200')
 
     def cancel(self) -> None:
-        raise NotImplementedError("exercise 08: take your wake out of the job's waiters (the client left)")
+        raise NotImplementedError(
+            'exercise 08: unsubscribe your wake, once (cancel may come after poll already did '
+            'it)')
 
 
 def _seconds(body: bytes) -> float:
     """`{"seconds": s}`, 0 <= s <= MAX_SECONDS; 400 for anything else."""
     raise NotImplementedError(
-        'json.loads the body; 400 unless it is an object whose "seconds" is a number (not a bool) '
-        "between 0 and MAX_SECONDS")
+        'json.loads the body; 400 unless it is an object whose "seconds" is a number (not a '
+        'bool) between 0 and MAX_SECONDS')

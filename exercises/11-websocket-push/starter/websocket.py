@@ -131,7 +131,7 @@ class WebSocketSession:
             'None, unsubscribe')
 
     def _unsubscribe(self) -> None:
-        raise NotImplementedError('unsubscribe once')
+        raise NotImplementedError('unsubscribe from the broker, once (it may be called twice)')
 
     @property
     def subscribed(self) -> bool:

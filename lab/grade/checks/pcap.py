@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import CheckOutcome, Context
-from .calls import Call, CallCheck, Verdict, raised
+from .programs import Call, ProgramCheck, Verdict, raised
 
 __all__ = ["CHECKS", "build_scenario", "truth", "PcapCheck", "QUESTIONS"]
 
@@ -311,7 +311,7 @@ def _judge(question: str, want, side: str | None = None):
     return judge
 
 
-class PcapCheck(CallCheck):
+class PcapCheck(ProgramCheck):
     """Build the seed's capture in the run folder, ask ``questions``, judge with the truth."""
 
     def __init__(self, questions: list[tuple[str, tuple]], captures: int = 2) -> None:
@@ -335,7 +335,7 @@ class PcapCheck(CallCheck):
                 calls.append(Call(f"capture-{k + 1}/{question}{'/' + args[0] if args else ''}", call_args,
                                   _judge(question, want), RULES[question], sent=f"{question}({shown})",
                                   reproduce=f"python -m lab.grade.checks.pcap --seed {seed} --out capture.pcap"))
-        return CallCheck(PROGRAM, calls, drop_privileges=False).run(ctx)
+        return ProgramCheck(PROGRAM, calls, drop_privileges=False).run(ctx)
 
 
 CHECKS = {

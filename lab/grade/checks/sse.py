@@ -12,7 +12,7 @@ from __future__ import annotations
 from protocols.sse import Comment, EventStreamParser
 
 from .. import feedback
-from .calls import Call, CallCheck, Verdict, raised
+from .programs import Call, ProgramCheck, Verdict, raised
 from .parser import split_points
 
 __all__ = ["CHECKS", "PROGRAM"]
@@ -181,14 +181,14 @@ def parses(id: str, data: bytes, want: list[tuple], rule: str = R_PARSE, *, eof:
 
 CHECKS = {
     # --- stage 1: the encoder ---
-    "encode-events": CallCheck(PROGRAM, [
+    "encode-events": ProgramCheck(PROGRAM, [
         encodes("simple", "encode_event", {"kind": "event", "data": "hello"}, [E("hello")], R_BLANK),
         encodes("empty-data", "encode_event", {"kind": "event", "data": ""}, [E("")], R_BLANK),
         encodes("leading-space", "encode_event", {"kind": "event", "data": " two spaces "}, [E(" two spaces ")],
                 R_SPACE, hint="The parser removes one space after the colon: write `data: ` + value."),
         encodes("colon-and-unicode", "encode_event", {"kind": "event", "data": "a: ü ✓"}, [E("a: ü ✓")], R_BLANK),
     ]),
-    "encode-multiline-data": CallCheck(PROGRAM, [
+    "encode-multiline-data": ProgramCheck(PROGRAM, [
         encodes("lf", "encode_event", {"kind": "event", "data": "a\nb"}, [E("a\nb")], R_DATA_LINES),
         encodes("crlf", "encode_event", {"kind": "event", "data": "a\r\nb"}, [E("a\nb")], R_DATA_LINES),
         encodes("cr", "encode_event", {"kind": "event", "data": "a\rb"}, [E("a\nb")], R_DATA_LINES,
@@ -197,7 +197,7 @@ CHECKS = {
         encodes("blank-lines-inside", "encode_event", {"kind": "event", "data": "x\r\n\r\ny"}, [E("x\n\ny")],
                 R_DATA_LINES, hint="An empty line inside data must not end the event: write `data:` for it."),
     ]),
-    "encode-fields": CallCheck(PROGRAM, [
+    "encode-fields": ProgramCheck(PROGRAM, [
         encodes("event-type", "encode_event", {"kind": "event", "data": "d", "kw": {"event": "update"}},
                 [E("d", "update")], R_FIELDS),
         encodes("id", "encode_event", {"kind": "event", "data": "d", "kw": {"id": "42"}}, [E("d", id="42")],
@@ -210,7 +210,7 @@ CHECKS = {
                 {"kind": "event", "data": "x\ny", "kw": {"event": "e", "id": "9", "retry": 10}},
                 [E("x\ny", "e", "9", 10)], R_FIELDS),
     ]),
-    "encode-refuses-bad-fields": CallCheck(PROGRAM, [
+    "encode-refuses-bad-fields": ProgramCheck(PROGRAM, [
         refuses("id-with-lf", {"id": "1\ndata: forged"}, R_BAD_FIELD),
         refuses("id-with-cr", {"id": "1\r2"}, R_BAD_FIELD),
         refuses("id-with-nul", {"id": "a\0b"}, R_BAD_FIELD),
@@ -218,7 +218,7 @@ CHECKS = {
         refuses("retry-negative", {"ms": -1}, R_RETRY),
         refuses("retry-bool", {"ms": True}, R_RETRY),
     ]),
-    "encode-comments-and-retry": CallCheck(PROGRAM, [
+    "encode-comments-and-retry": ProgramCheck(PROGRAM, [
         encodes("heartbeat", "encode_comment", {"kind": "comment", "text": "heartbeat"}, [C("heartbeat")], R_COMMENT),
         encodes("empty-comment", "encode_comment", {"kind": "comment", "text": ""}, [C("")], R_COMMENT),
         encodes("two-line-comment", "encode_comment", {"kind": "comment", "text": "a\nb"}, [C("a"), C("b")],
@@ -226,20 +226,20 @@ CHECKS = {
         encodes("retry-line", "encode_retry", {"kind": "retry", "ms": 3000}, [], R_RETRY, retry=3000),
     ]),
     # --- stage 2: the parser ---
-    "parse-events": CallCheck(PROGRAM, [
+    "parse-events": ProgramCheck(PROGRAM, [
         *parses("one", b"data: hello\n\n", [E("hello")]),
         *parses("two", b"data: one\n\ndata: two\n\n", [E("one"), E("two")]),
         *parses("typed", b"event: add\ndata: 1\n\n", [E("1", "add")]),
         *parses("two-data-lines", b"data: a\ndata: b\n\n", [E("a\nb")]),
         *parses("type-resets", b"event: x\ndata: 1\n\ndata: 2\n\n", [E("1", "x"), E("2")]),
     ]),
-    "parse-line-ends": CallCheck(PROGRAM, [
+    "parse-line-ends": ProgramCheck(PROGRAM, [
         *parses("crlf", b"data: a\r\n\r\n", [E("a")], R_DATA_LINES),
         *parses("cr", b"data: a\r\rdata: b\r\r", [E("a"), E("b")], R_DATA_LINES),
         *parses("mixed", b"data: a\r\ndata: b\n\r\n", [E("a\nb")], R_DATA_LINES),
         *parses("crlf-then-cr", b"data: a\r\n\rdata: b\n\n", [E("a"), E("b")], R_DATA_LINES),
     ]),
-    "parse-fields": CallCheck(PROGRAM, [
+    "parse-fields": ProgramCheck(PROGRAM, [
         *parses("no-space", b"data:x\n\n", [E("x")], R_SPACE),
         *parses("two-spaces", b"data:  x\n\n", [E(" x")], R_SPACE),
         *parses("no-colon", b"data\n\n", [E("")], R_PARSE),
@@ -250,14 +250,14 @@ CHECKS = {
         *parses("retry", b"retry: 12x\ndata: x\n\nretry: 3000\ndata: y\n\n", [E("x"), E("y", retry=3000)], R_RETRY),
         *parses("id-only-block", b"id: 5\n\ndata: z\n\n", [E("z", id="5")], R_FIELDS),
     ]),
-    "parse-bytes-and-bom": CallCheck(PROGRAM, [
+    "parse-bytes-and-bom": ProgramCheck(PROGRAM, [
         *parses("bom", b"\xef\xbb\xbfdata: x\n\n", [E("x")], "§9.2.5: the UTF-8 decode strips one leading BOM"),
         *parses("second-bom-kept", b"\xef\xbb\xbf\xef\xbb\xbfdata: x\n\ndata: y\n\n", [E("y")],
                 "§9.2.5: only one BOM is stripped: a second makes the first field name `\\ufeffdata`"),
         *parses("utf8-split", "data: ✓ ü\n\n".encode(), [E("✓ ü")], "§9.2.5: streams are UTF-8"),
         *parses("bad-utf8", b"data: \xff!\n\n", [E("\ufffd!")], "§9.2.5: decode with U+FFFD for invalid bytes"),
     ]),
-    "parse-end-of-stream": CallCheck(PROGRAM, [
+    "parse-end-of-stream": ProgramCheck(PROGRAM, [
         *parses("unterminated-dropped", b"data: x\n\ndata: cut", [E("x")],
                 "§9.2.6: \"If the file ends in the middle of an event, before the final empty line, the incomplete "
                 "event is not dispatched\"", eof=True),

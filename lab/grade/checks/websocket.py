@@ -15,7 +15,7 @@ import hashlib
 import struct
 
 from .. import feedback
-from .calls import Call, CallCheck, Verdict, raised
+from .programs import Call, ProgramCheck, Verdict, raised
 from .parser import split_points
 
 __all__ = ["CHECKS", "PROGRAM", "frame", "describe_frames"]
@@ -356,17 +356,17 @@ BIG = bytes(range(256)) * 256  # 65,536 bytes
 
 CHECKS = {
     # --- stage 1: the opening handshake ---
-    "accept-key": CallCheck(PROGRAM, [
+    "accept-key": ProgramCheck(PROGRAM, [
         accept("rfc-example", "dGhlIHNhbXBsZSBub25jZQ=="),
         accept("seeded-key-1"),
         accept("seeded-key-2"),
     ]),
-    "server-handshake": CallCheck(PROGRAM, [
+    "server-handshake": ProgramCheck(PROGRAM, [
         handshake("rfc-request", GOOD, R_101),
         handshake("token-lists", replaced("Connection", "keep-alive, Upgrade"), R_TOKENS),
         handshake("case-insensitive", replaced("Upgrade", "WebSocket") + [], R_TOKENS),
     ]),
-    "handshake-refusals": CallCheck(PROGRAM, [
+    "handshake-refusals": ProgramCheck(PROGRAM, [
         handshake("post", GOOD, R_400, method="POST", status=400),
         handshake("no-upgrade", without("Upgrade"), R_400, status=400),
         handshake("no-connection-upgrade", replaced("Connection", "keep-alive"), R_400, status=400),
@@ -378,7 +378,7 @@ CHECKS = {
         handshake("short-key", replaced("Sec-WebSocket-Key", "c2hvcnQ="), R_400, status=400),
     ]),
     # --- stage 2: writing frames ---
-    "encode-rfc-examples": CallCheck(PROGRAM, [
+    "encode-rfc-examples": ProgramCheck(PROGRAM, [
         encodes("unmasked-text", "encode_text", ["Hello"], bytes.fromhex("810548656c6c6f"), R_EXAMPLES),
         encodes("masked-text", "encode_text", ["Hello"], bytes.fromhex("818537fa213d7f9f4d5158"), R_EXAMPLES,
                 kw={"mask": MASK}, hint=R_UNMASK),
@@ -386,12 +386,12 @@ CHECKS = {
         encodes("fragment", "encode_frame", [1, b"Hel"], bytes.fromhex("010348656c"), R_EXAMPLES,
                 kw={"fin": False}, bytes_args=True),
     ]),
-    "encode-lengths": CallCheck(PROGRAM, [
+    "encode-lengths": ProgramCheck(PROGRAM, [
         encodes(f"binary-{n}", "encode_binary", [BIG[:n]], frame(2, BIG[:n], mask=None), R_LENGTH, bytes_args=True,
                 hint="Pick the length form by the payload's size: < 126, < 65536, else 64-bit.")
         for n in (0, 125, 126, 65535, 65536)
     ]),
-    "encode-close": CallCheck(PROGRAM, [
+    "encode-close": ProgramCheck(PROGRAM, [
         encodes("close-1000-bye", "encode_close", [1000, "bye"], bytes.fromhex("880503e8627965"), R_CLOSE),
         encodes("close-empty", "encode_close", [None], bytes.fromhex("8800"), R_CLOSE),
         refuses("close-1005", "encode_close", [1005], R_CLOSE),
@@ -401,7 +401,7 @@ CHECKS = {
         refuses("fragmented-ping", "encode_frame", [9, b""], R_CONTROL, kw={"fin": False}, bytes_args=True),
     ]),
     # --- stage 3: reading frames (the server side, unless said) ---
-    "parse-masked-frames": CallCheck(PROGRAM, [
+    "parse-masked-frames": ProgramCheck(PROGRAM, [
         *parses("rfc-masked-hello", bytes.fromhex("818537fa213d7f9f4d5158"), [M("Hello")], R_UNMASK),
         *parses("binary", frame(2, b"\x00\xffbin"), [MB(b"\x00\xffbin")], R_UNMASK),
         *parses("ping-pong", frame(9, b"hi") + frame(10, b"yo"), [["Ping", "hi"], ["Pong", "yo"]], R_UNMASK),
@@ -409,13 +409,13 @@ CHECKS = {
         *parses("client-side-unmasked", bytes.fromhex("810548656c6c6f"), [M("Hello")], R_MASK_CLIENT,
                 client_side=True),
     ]),
-    "unmasked-client-frame-refused": CallCheck(PROGRAM, [
+    "unmasked-client-frame-refused": ProgramCheck(PROGRAM, [
         *parses("unmasked-text", frame(1, b"Hello", mask=None), [], R_MASK_SERVER, error=1002,
                 hint="A server must refuse an unmasked frame (1002): the MASK bit is the first bit of byte 2."),
         *parses("unmasked-ping", frame(9, b"", mask=None), [], R_MASK_SERVER, error=1002),
         *parses("masked-to-client", frame(1, b"Hello"), [], R_MASK_CLIENT, error=1002, client_side=True),
     ]),
-    "parse-lengths": CallCheck(PROGRAM, [
+    "parse-lengths": ProgramCheck(PROGRAM, [
         *parses("len-125", frame(2, BIG[:125]), [MB(BIG[:125])], R_LENGTH),
         *parses("len-126", frame(2, BIG[:126]), [MB(BIG[:126])], R_LENGTH),
         *parses("len-65535", frame(2, BIG[:65535]), [MB(BIG[:65535])], R_LENGTH, feeds=("whole", "random")),
@@ -424,7 +424,7 @@ CHECKS = {
         *parses("non-minimal-64", frame(2, BIG[:300], width=64), [], R_LENGTH, error=1002),
         *parses("64-bit-high-bit", frame(2, b"", length=1 << 63, width=64), [], R_LENGTH, error=1002),
     ]),
-    "fragmentation": CallCheck(PROGRAM, [
+    "fragmentation": ProgramCheck(PROGRAM, [
         *parses("three-fragments", frame(1, b"Hel", fin=False) + frame(0, b"lo ", fin=False) + frame(0, b"you"),
                 [M("Hello you")], R_FRAGMENTS),
         *parses("ping-between-fragments", frame(2, b"ab", fin=False) + frame(9, b"p") + frame(0, b"cd"),
@@ -432,14 +432,14 @@ CHECKS = {
         *parses("continuation-first", frame(0, b"x"), [], R_FRAGMENTS, error=1002),
         *parses("interleaved", frame(1, b"a", fin=False) + frame(1, b"b"), [], R_FRAGMENTS, error=1002),
     ]),
-    "control-frame-rules": CallCheck(PROGRAM, [
+    "control-frame-rules": ProgramCheck(PROGRAM, [
         *parses("ping-126", frame(9, b"x" * 126), [], R_CONTROL, error=1002),
         *parses("fragmented-ping", frame(9, b"x", fin=False), [], R_CONTROL, error=1002),
         *parses("reserved-opcode-3", frame(3, b"x"), [], R_CONTROL, error=1002),
         *parses("reserved-opcode-b", frame(0xB, b""), [], R_CONTROL, error=1002),
         *parses("rsv1-set", frame(1, b"x", rsv=4), [], R_CONTROL, error=1002),
     ]),
-    "close-codes": CallCheck(PROGRAM, [
+    "close-codes": ProgramCheck(PROGRAM, [
         *parses("empty-close", frame(8, b""), [["Close", 1005, ""]], R_CLOSE),
         *parses("code-3000", frame(8, b"\x0b\xb8"), [["Close", 3000, ""]], R_CLOSE),
         *parses("one-byte-body", frame(8, b"\x03"), [], R_CLOSE, error=1002),
@@ -447,14 +447,14 @@ CHECKS = {
         *parses("code-999", frame(8, b"\x03\xe7"), [], R_CLOSE, error=1002),
         *parses("reason-not-utf8", frame(8, b"\x03\xe8\xff"), [], R_CLOSE, error=1007),
     ]),
-    "utf8-across-fragments": CallCheck(PROGRAM, [
+    "utf8-across-fragments": ProgramCheck(PROGRAM, [
         *parses("char-split", frame(1, b"a\xe2", fin=False) + frame(0, b"\x9c\x93b"), [M("a\u2713b")], R_UTF8),
         *parses("invalid-text", frame(1, b"\xff"), [], R_UTF8, error=1007),
         *parses("invalid-across-fragments", frame(1, b"\xe2", fin=False) + frame(0, b"\x28"), [], R_UTF8,
                 error=1007),
         *parses("binary-is-not-utf8", frame(2, b"\xff\xfe"), [MB(b"\xff\xfe")], R_UTF8),
     ]),
-    "message-too-big": CallCheck(PROGRAM, [
+    "message-too-big": ProgramCheck(PROGRAM, [
         *parses("over-the-limit", frame(2, b"x" * 101), [], R_SIZE, error=1009, max_message=100),
         *parses("fragments-over-the-limit", frame(2, b"x" * 60, fin=False) + frame(0, b"x" * 60), [], R_SIZE,
                 error=1009, max_message=100),

@@ -1,7 +1,7 @@
-"""Call checks: run grader-written code against the student's module in the sandbox
-(``harness/call_harness.py``), then judge each returned value here, in the grader.
+"""Program checks: run grader-written code against the student's module in the sandbox
+(``harness/program_harness.py``), then judge each returned value here, in the grader.
 
-A ``CallCheck`` has a ``program`` (Python source defining ``run(module, args)``: how to
+A ``ProgramCheck`` has a ``program`` (Python source defining ``run(module, args)``: how to
 call the student's code for one case, and what to send back) and ``Call`` cases: the
 ``args``, the ``rule`` the case enforces, what the student's code was given (``sent``,
 shown escaped) and a ``judge(result) -> Verdict`` that runs in the grader. The judge
@@ -20,9 +20,9 @@ from .. import feedback
 from ..sandbox import Sandbox, neutralize
 from . import CaseResult, Check, CheckOutcome, Context
 
-__all__ = ["Call", "CallCheck", "Verdict"]
+__all__ = ["Call", "ProgramCheck", "Verdict", "raised"]
 
-HARNESS = Path(__file__).resolve().parents[1] / "harness" / "call_harness.py"
+HARNESS = Path(__file__).resolve().parents[1] / "harness" / "program_harness.py"
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Call:
 
 
 @dataclass
-class CallCheck(Check):
+class ProgramCheck(Check):
     program: str
     calls: list[Call] = field(default_factory=list)
     module: str | None = None  # the module ``run`` gets; default: the manifest's reference

@@ -1,4 +1,4 @@
-"""Harness for "call" exercises: runs *inside* the sandbox, next to the student's code.
+"""Harness for program checks (``checks/programs.py``): runs *inside* the sandbox, next to the student's code.
 
 Where ``parser_harness`` drives one class the same way for every case, this harness runs
 a small program the grader wrote (``program``: Python source defining
