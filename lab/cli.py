@@ -117,6 +117,7 @@ SUBCOMMANDS = [
      "configure_exercise", "run_exercise"),
     ("grade", "grade a submission against an exercise's checks", "lab.grade.cli",
      "configure_grade", "run_grade"),
+    ("kit", "build the student edition", "lab.grade.cli", "configure_kit", "run_kit"),
 ]
 
 _DESCRIPTIONS = {

@@ -35,6 +35,11 @@ MAX_PIPELINE_BACKLOG = 1 << 20
 
 
 class Connection:
+    # One per open connection, idle ones included: slots, not a dict per instance.
+    __slots__ = ("app", "config", "wake", "parser", "closing", "stopping", "deadline", "_head_started",
+                 "_request", "_reader", "_answer", "_continue_sent", "_pending", "_chunked", "_keep_alive",
+                 "_session")
+
     def __init__(self, app: App, config: ServerConfig, wake: Wake) -> None:
         self.app = app
         self.config = config
@@ -180,25 +185,32 @@ class Connection:
         assert request is not None
         self._request = None
         keep_alive = self.parser.keep_alive and not response.close and not self.stopping
-        body = response.body
         if response.session is not None and response.status == 101:
-            head = response_head(101, response.headers, length=None)
-            self._session = response.session
-            out = head + self._session.start(self.parser.trailing_data(), self.wake)
-            self._sync_session()
-            return out
-        if type(body) is bytes:
-            headers = response.headers
-            if not keep_alive:
-                self.closing = True
-            elif request.version == b"1.0":
-                # RFC 9112 §9.3 / RFC 2068 §19.7.1: an HTTP/1.0 client keeps the
-                # connection only if the answer carries the keep-alive token too;
-                # without it, it waits for a close that never comes.
-                headers = [*headers, (b"Connection", b"keep-alive")]
-            return format_response(response.status, headers, body,
-                                   keep_alive=keep_alive, method=request.method)
-        # A streamed body: chunked for HTTP/1.1, delimited by closing for HTTP/1.0.
+            return self._upgrade(response)
+        if type(response.body) is not bytes:
+            return self._start_stream(request, response, keep_alive)
+        headers = response.headers
+        if not keep_alive:
+            self.closing = True
+        elif request.version == b"1.0":
+            # RFC 9112 §9.3 / RFC 2068 §19.7.1: an HTTP/1.0 client keeps the
+            # connection only if the answer carries the keep-alive token too;
+            # without it, it waits for a close that never comes.
+            headers = [*headers, (b"Connection", b"keep-alive")]
+        return format_response(response.status, headers, response.body,
+                               keep_alive=keep_alive, method=request.method)
+
+    def _upgrade(self, response: Response) -> bytes:
+        """101: the connection now belongs to the session (WebSocket)."""
+        head = response_head(101, response.headers, length=None)
+        self._session = response.session
+        out = head + self._session.start(self.parser.trailing_data(), self.wake)
+        self._sync_session()
+        return out
+
+    def _start_stream(self, request: Request, response: Response, keep_alive: bool) -> bytes:
+        """A streamed body: chunked for HTTP/1.1, delimited by closing for HTTP/1.0."""
+        body = response.body
         self._chunked = request.version == b"1.1"
         self._keep_alive = keep_alive and self._chunked
         head = response_head(response.status, response.headers, length=None,

@@ -18,7 +18,7 @@ from .scenarios import IO_MODELS, SCENARIOS
 
 __all__ = ["configure", "run", "main"]
 
-DEFAULT_SCENARIOS = ["hello", "blocking-work", "idle-connections"]
+DEFAULT_SCENARIOS = ["hello", "blocking-work", "idle-connections", "long-poll", "sse-fanout", "patterns"]
 
 
 def _names(values: list[str] | None, allowed: list[str], what: str) -> list[str] | None:
@@ -40,13 +40,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"scenario to run, repeatable or comma-separated: {', '.join(SCENARIOS)} "
                              f"(default: {', '.join(n for n in DEFAULT_SCENARIOS if n in SCENARIOS)})")
     parser.add_argument("--io", action="append", metavar="MODEL",
-                        help=f"I/O models to measure, repeatable or comma-separated (default: all: {', '.join(IO_MODELS)})")
+                        help=f"I/O models to measure, repeatable or comma-separated (default: all: {', '.join(IO_MODELS)}; "
+                             "patterns: epoll, asyncio, uvloop, threads)")
     peers = parser.add_mutually_exclusive_group()
     peers.add_argument("--peers", dest="peers", action="store_true", default=True,
                        help="also run the installed peers (uvicorn, aiohttp, stdlib, nginx) in hello (default)")
     peers.add_argument("--no-peers", dest="peers", action="store_false", help="only the lab's own models")
     parser.add_argument("--quick", action="store_true",
-                        help="a short run: hello at 64 connections only, 1,000 idle connections, 3 s per measurement")
+                        help="a short run: hello at 64 connections only, 1,000 idle connections, 100 long polls, "
+                             "100 and 1,000 SSE subscribers, 20 messages per pattern, 3 s per measurement")
     parser.add_argument("--duration", type=float, metavar="S",
                         help="seconds per measurement (default: 5, or 3 with --quick)")
     parser.add_argument("--out", default="bench-results", metavar="DIR",
@@ -62,12 +64,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         names = _names(args.scenario, list(SCENARIOS), "scenario") or [n for n in DEFAULT_SCENARIOS if n in SCENARIOS]
-        ios = _names(args.io, IO_MODELS, "I/O model") or list(IO_MODELS)
+        given = _names(args.io, IO_MODELS, "I/O model")
     except argparse.ArgumentTypeError as exc:
         print(f"lab bench: {exc}", file=sys.stderr)
         return 2
     progress = Progress(sys.stderr)
-    bench = Bench(ios=ios, quick=args.quick, duration=args.duration, peers=args.peers,
+    ios = given or list(IO_MODELS)
+    bench = Bench(ios=ios, ios_given=given is not None, quick=args.quick, duration=args.duration, peers=args.peers,
                   serve_cmd=shlex.split(args.serve_cmd) if args.serve_cmd else None,
                   use_wrk=args.wrk, progress=progress)
     started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import resource
 import signal
 import subprocess
@@ -24,7 +25,7 @@ from typing import Iterator, TextIO
 from . import procstats, wrk
 from .servers import RunningServer, ServerSpec, ServerStartError, child_env, get
 
-__all__ = ["Bench", "Progress", "LoadError", "raise_fd_limit", "split_cpus"]
+__all__ = ["Bench", "Progress", "LoadError", "Stepped", "raise_fd_limit", "split_cpus"]
 
 
 class LoadError(Exception):
@@ -121,6 +122,7 @@ class Bench:
     use_wrk: bool = True
     progress: Progress = field(default_factory=lambda: Progress(enabled=False))
     notes: list[str] = field(default_factory=list)
+    ios_given: bool = True  # False: `ios` is every model because --io was not given
 
     def __post_init__(self) -> None:
         self.server_cpus, self.load_cpus = split_cpus()
@@ -131,6 +133,10 @@ class Bench:
         if text not in self.notes:
             self.notes.append(text)
             self.progress.say("note: " + text)
+
+    def models(self, default: list[str]) -> list[str]:
+        """The models a scenario runs: those asked for with --io, else its own `default`."""
+        return list(self.ios) if self.ios_given else [io for io in default if io in self.ios]
 
     def seconds(self, full: float, quick: float) -> float:
         return self.duration if self.duration is not None else (quick if self.quick else full)
@@ -271,6 +277,24 @@ class Bench:
         result.pop("event", None)
         return result
 
+    @contextmanager
+    def stepped(self, module_argv: list[str]) -> Iterator[Stepped]:
+        """`python -m MODULE ARGS` on the load CPU, driven in steps: read its JSON lines
+        (`next_line`), answer on its stdin (`say`). Stopped (by PID) when the block ends.
+        `lab.bench.sse_load` works this way, so the server's CPU is read between steps."""
+        proc = self._child([sys.executable, "-m", *module_argv], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            yield Stepped(proc, module_argv[0])
+        finally:
+            if proc.poll() is None:
+                try:
+                    proc.stdin.close()  # "we are done": it closes its connections and exits
+                    proc.wait(timeout=10)
+                except (OSError, subprocess.TimeoutExpired):
+                    proc.kill()
+                    proc.wait()
+
     def client(self, module_argv: list[str], timeout: float) -> dict:
         """Run `python -m MODULE ARGS` on the load CPU; its last stdout line, as JSON.
 
@@ -292,3 +316,37 @@ class Bench:
             return json.loads(lines[-1])
         except json.JSONDecodeError:
             raise LoadError(f"{module_argv[0]} printed {lines[-1][:80]!r}, not JSON") from None
+
+
+class Stepped:
+    """A load process that prints JSON lines and reads commands on stdin (`Bench.stepped`)."""
+
+    def __init__(self, proc: subprocess.Popen, name: str) -> None:
+        self.proc = proc
+        self.name = name
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def next_line(self, timeout: float) -> dict:
+        """Its next JSON line; LoadError if it exits, prints no JSON or takes too long."""
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise LoadError(f"{self.name} said nothing for {timeout:g}s") from None
+        if line is None:
+            self.proc.wait()
+            err = self.proc.stderr.read().strip().splitlines() or ["no output"]
+            raise LoadError(f"{self.name} failed: {err[-1]}")
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            raise LoadError(f"{self.name} printed {line[:80]!r}, not JSON") from None
+
+    def say(self, line: str) -> None:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()

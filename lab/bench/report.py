@@ -121,13 +121,18 @@ def format_table(scenario: Scenario, rows: list[dict], extra: Iterable[str] = ()
     headers, lines = _grid(scenario, rows)
     full = [line for line in lines if len(line) == len(headers)]
     widths = [max([len(h)] + [len(line[i]) for line in full]) for i, h in enumerate(headers)]
-    out = [scenario.title, "  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(headers, widths)))]
+    last = len(headers) - 1
+
+    def just(i: int, text: str, width: int) -> str:  # names left, figures right, the last (text) left
+        return text.ljust(width) if i in (0, last) else text.rjust(width)
+
+    out = [scenario.title, "  ".join(just(i, h, w) for i, (h, w) in enumerate(zip(headers, widths))).rstrip()]
     out.append("  ".join("-" * w for w in widths))
     for line in lines:
         if len(line) == len(headers):
-            out.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths))))
+            out.append("  ".join(just(i, c, w) for i, (c, w) in enumerate(zip(line, widths))).rstrip())
         else:
-            head = "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths)))
+            head = "  ".join(just(i, c, w) for i, (c, w) in enumerate(zip(line[:-1], widths)))
             out.append(head + "  " + line[-1])
     out += [f"  {x}" for x in extra]
     return "\n".join(out)

@@ -6,14 +6,17 @@ what was measured). A row that could not be measured carries `error` (a sentence
 instead of figures, and the table shows it. The decorator names the columns of the
 terminal table and the chart(s) drawn from the rows.
 
-Later issues add `long-poll`, `sse-fanout` and `patterns` here the same way:
+The six: `hello`, `blocking-work` and `idle-connections` put HTTP load on the models
+(wrk or `lab.bench.loadgen`); `long-poll`, `sse-fanout` and `patterns` drive the
+broker's delivery patterns with the lab's own clients on the load CPU
+(`lab.bench.pattern_load`, `lab.bench.sse_load`). A new one has the same shape:
 
     @scenario("long-poll", "long-poll waiters", columns=[...], charts=[Chart(...)])
     def long_poll(bench: Bench) -> Iterator[dict]:
         for io in bench.ios:
             with bench.start(lab_server(io, "lab", serve_cmd=bench.serve_cmd)) as server:
-                result = bench.client(["lab.patterns.probe", "wakeup", "--port", str(server.port),
-                                       "--clients", "1000"], timeout=120)
+                result = bench.client(["lab.bench.pattern_load", "wakeup", "--port",
+                                       str(server.port), "--clients", "1000"], timeout=120)
                 yield {"server": io, "clients": 1000, **result}
 """
 
@@ -336,3 +339,247 @@ def measure_idle(bench: Bench, io: str, count: int, setup_timeout: float) -> dic
         "fresh_p99_ms": fresh.get("p99_ms"), "fresh_served": fresh.get("served"),
         "fresh": "served" if not fresh.get("error") else f"{fresh['served']}/{FRESH_REQUESTS}: {fresh['error']}",
     }
+
+
+# --------------------------------------------------------------------- long-poll
+
+LONG_POLL_COUNTS = [100, 1000]
+LONG_POLL_WAIT = 30.0  # the polls' wait=: longer than any wake-up measured here
+CANNOT_HOLD = ["blocking", "pool"]  # they hold one poll, or --workers polls, at a time
+CANNOT_HOLD_TIMEOUT = 3.0  # seconds: enough to show the publish waits behind the polls
+
+
+def pool_workers() -> int:
+    from lab.config import ServerConfig
+
+    return ServerConfig().workers
+
+
+def wakeup_verdict(io: str, clients: int, held: int, answered: int, timeout: float) -> str:
+    """The row's sentence: all answered, or why not (blocking, a pool's worker limit)."""
+    if answered >= clients:
+        return "all answered"
+    got = f"{answered:,} of {clients:,} answered in {timeout:g} s"
+    if io == "blocking":
+        return got + ": one connection at a time; the publish waits behind the first poll"
+    if io == "pool":
+        return got + f": {pool_workers()} workers, each held by a poll; the publish waits for a free one"
+    return got
+
+
+@scenario(
+    "long-poll", "long-poll: N waiting clients on one topic woken by one publish",
+    columns=[
+        Column("server", "server"), Column("clients", "clients", "{:,}"), Column("held", "held", "{:,}"),
+        Column("answered", "answered", "{:,}"), Column("first_ms", "first ms", "{:.2f}"),
+        Column("median_ms", "median ms", "{:.2f}"), Column("last_ms", "last ms", "{:.2f}"),
+        Column("cpu_us_per_poll", "CPU us/poll", "{:.1f}"), Column("threads", "threads", "{:,}"),
+        Column("result", "result"),
+    ],
+    charts=[Chart("last", "long-poll: publish -> last waiting client answered", "last_ms", "ms",
+                  "clients", "server")],
+)
+def long_poll(bench: Bench) -> Iterator[dict]:
+    counts = [100] if bench.quick else LONG_POLL_COUNTS
+    runs = [(io, n) for io in bench.ios for n in counts]
+    for k, (io, clients) in enumerate(runs, 1):
+        base = {"server": io, "kind": "lab", "clients": clients}
+        if clients + FD_MARGIN > bench.fd_hard:
+            yield {**base, "error": f"fd hard limit {bench.fd_hard:,} < {clients + FD_MARGIN:,}"}
+            continue
+        limited = io in CANNOT_HOLD
+        settle, timeout = (1.0, CANNOT_HOLD_TIMEOUT) if limited else (10.0, 30.0)
+        bench.progress.set(f"[long-poll {k}/{len(runs)}] {io}: {clients:,} waiting clients")
+        try:
+            with bench.start(lab_server(io, "lab", serve_cmd=bench.serve_cmd)) as server:
+                before = procstats.sample(server.pid)
+                result = bench.client(
+                    ["lab.bench.pattern_load", "wakeup", "--host", server.host, "--port", str(server.port),
+                     "--clients", str(clients), "--wait", f"{LONG_POLL_WAIT:g}", "--settle", f"{settle:g}",
+                     "--timeout", f"{timeout:g}"], timeout=settle + timeout + 60)
+                after = procstats.sample(server.pid)
+        except (ServerStartError, LoadError, OSError) as exc:
+            yield _failed(base, exc)
+            continue
+        yield {**base, **wakeup_row(io, result, after.cpu_since(before), timeout), "threads": after.threads,
+               "rss_kib": after.rss_kib}
+
+
+def wakeup_row(io: str, result: dict, cpu_s: float, timeout: float) -> dict:
+    """The figures of one `long_poll_wakeup` result (seconds) in ms, plus the server's CPU."""
+    def ms(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds * 1000, 3)
+
+    answered = result["answered"]
+    return {
+        "held": result["held"] if result["held"] >= 0 else None, "answered": answered,
+        "first_ms": ms(result["first"]), "median_ms": ms(result["median"]), "last_ms": ms(result["last"]),
+        "cpu_s": round(cpu_s, 4),
+        # the whole run: accepting N connections, holding the polls, one publish, N answers
+        "cpu_us_per_poll": round(cpu_s / result["clients"] * 1e6, 1) if result["clients"] else None,
+        "result": wakeup_verdict(io, result["clients"], result["held"], answered, timeout),
+    }
+
+
+# -------------------------------------------------------------------- sse-fanout
+
+FANOUT_COUNTS = [100, 1000, 5000]
+FANOUT_MESSAGES = 200  # --quick: 100
+FANOUT_BURST = 50  # POSTs pipelined at a time
+FANOUT_TIMEOUT = 90.0  # seconds to publish and deliver; a model slower than that shows how far it got
+FANOUT_TARGET = ("uvloop", 1000, 200_000, 5.0)  # issue 3: events/s to 1,000 subscribers, CPU us/event
+
+
+def fanout_summary(rows: list[dict]) -> list[str]:
+    io, subs, eps, us = FANOUT_TARGET
+    row = next((r for r in rows if r["server"] == io and r["subscribers"] == subs and r.get("events_per_s")), None)
+    if row is None:
+        return []
+    lines = [f"target {io} >= {eps:,} events/s to {subs:,} SSE subscribers: {row['events_per_s']:,.0f} "
+             f"({'met' if row['events_per_s'] >= eps else 'NOT met'})"]
+    if row.get("cpu_us_per_event") is not None:
+        lines.append(f"target {io} <= {us:g} us of server CPU per event: {row['cpu_us_per_event']:.2f} us "
+                     f"({'met' if row['cpu_us_per_event'] <= us else 'NOT met'}); at 100% of one core that is "
+                     f"{1e6 / row['cpu_us_per_event']:,.0f} events/s")
+    return lines
+
+
+@scenario(
+    "sse-fanout", "sse-fanout: events/s delivered to N SSE subscribers (bursts of pipelined POSTs)",
+    columns=[
+        Column("server", "server"), Column("subscribers", "subs", "{:,}"), Column("messages", "msgs", "{:,}"),
+        Column("events_per_s", "events/s", "{:,.0f}"), Column("cpu_us_per_event", "CPU us/event", "{:.2f}"),
+        Column("cpu_util", "srv CPU", "{:.0%}"), Column("load_cpu_util", "load CPU", "{:.0%}"),
+        Column("last_delivery_ms", "last after pub ms", "{:.1f}"),
+        Column("last_done_ms", "all done ms", "{:.1f}"), Column("rss_kib", "RSS KiB", "{:,}"),
+        Column("threads", "threads", "{:,}"), Column("result", "result"),
+    ],
+    charts=[
+        Chart("eps", "sse-fanout: events/s delivered", "events_per_s", "events/s", "subscribers", "server"),
+        Chart("cpu", "sse-fanout: server CPU per event delivered", "cpu_us_per_event", "us", "subscribers",
+              "server"),
+    ],
+    summarize=fanout_summary,
+)
+def sse_fanout(bench: Bench) -> Iterator[dict]:
+    counts = [100, 1000] if bench.quick else FANOUT_COUNTS
+    messages = 100 if bench.quick else FANOUT_MESSAGES
+    runs = [(io, n) for io in bench.ios for n in counts]
+    for k, (io, subs) in enumerate(runs, 1):
+        base = {"server": io, "kind": "lab", "subscribers": subs, "messages": messages}
+        if subs + FD_MARGIN > bench.fd_hard:
+            yield {**base, "error": f"fd hard limit {bench.fd_hard:,} < {subs + FD_MARGIN:,}"}
+            continue
+        setup = CANNOT_HOLD_TIMEOUT if io in CANNOT_HOLD else 60.0
+        bench.progress.set(f"[sse-fanout {k}/{len(runs)}] {io}: {subs:,} subscribers x {messages} messages")
+        try:
+            with bench.start(lab_server(io, "lab", serve_cmd=bench.serve_cmd)) as server:
+                yield {**base, **measure_fanout(bench, server, io, subs, messages, setup)}
+        except (ServerStartError, LoadError, OSError) as exc:
+            yield _failed(base, exc)
+
+
+def measure_fanout(bench: Bench, server, io: str, subs: int, messages: int, setup: float) -> dict:
+    argv = ["lab.bench.sse_load", "--host", server.host, "--port", str(server.port), "--subscribers", str(subs),
+            "--messages", str(messages), "--burst", str(FANOUT_BURST), "--setup-timeout", f"{setup:g}",
+            "--timeout", f"{FANOUT_TIMEOUT:g}"]
+    with bench.stepped(argv) as load:
+        ready = load.next_line(setup + 30)
+        if ready["subscribed"] < subs:
+            result = load.next_line(10)
+            result.pop("event", None)
+            error = result.pop("error", "not all subscribed")
+            why = (f": {pool_workers()} workers, each held by a stream" if io == "pool"
+                   else ": one connection at a time, held by the first stream" if io == "blocking" else "")
+            return {**result, "result": error + why}
+        before = procstats.sample(server.pid)
+        started = time.monotonic()
+        load.say("go")
+        result = load.next_line(FANOUT_TIMEOUT + 30)
+        after = procstats.sample(server.pid)
+        window = time.monotonic() - started  # the span the CPU was read over
+    result.pop("event", None)
+    cpu = after.cpu_since(before)
+    delivered = result.get("delivered") or 0
+    error = result.pop("error", None)
+    return {
+        **result, "cpu_s": round(cpu, 4),
+        "cpu_util": round(cpu / window, 3) if window > 0 else None,
+        "cpu_us_per_event": round(cpu / delivered * 1e6, 3) if delivered else None,
+        "rss_kib": after.rss_kib, "threads": after.threads,
+        "result": error or f"all {delivered:,} delivered ({result['parsed_subscribers']} parsed and checked)",
+    }
+
+
+# ---------------------------------------------------------------------- patterns
+
+PATTERN_LEGS = ["short", "long", "sse", "ws"]
+PATTERN_IOS = ["epoll", "asyncio", "uvloop", "threads"]  # threads for contrast
+PATTERN_MESSAGES = 40  # --quick: 20; one every PATTERN_INTERVAL s
+PATTERN_INTERVAL = 0.1  # a sparse stream, as notifications are ...
+PATTERN_POLL_EVERY = 0.05  # ... and a short poller that asks often enough for ~25 ms latency
+
+
+def patterns_summary(rows: list[dict]) -> list[str]:
+    lines = []
+    for io in dict.fromkeys(r["server"] for r in rows):
+        legs = {r["pattern"]: r for r in rows if r["server"] == io and r.get("bytes_per_msg")}
+        if "short" in legs and "sse" in legs:
+            s, e = legs["short"], legs["sse"]
+            lines.append(f"{io}: short polling took {s['requests_per_msg']:.2f} requests and "
+                         f"{s['bytes_per_msg']:,.0f} bytes per message, SSE {e['requests_per_msg']:.2f} and "
+                         f"{e['bytes_per_msg']:,.0f} ({s['bytes_per_msg'] / e['bytes_per_msg']:.1f}x the bytes); "
+                         f"p50 delivery {s['p50_ms']:.1f} ms against {e['p50_ms']:.2f} ms")
+    return lines
+
+
+@scenario(
+    "patterns", "patterns: one stream of messages by short polling, long polling, SSE and WebSocket",
+    columns=[
+        Column("server", "server"), Column("pattern", "pattern"), Column("delivered", "msgs", "{:,}"),
+        Column("requests_per_msg", "req/msg", "{:.2f}"), Column("bytes_per_msg", "bytes/msg", "{:,.1f}"),
+        Column("sent_per_msg", "sent/msg", "{:,.1f}"), Column("received_per_msg", "recv/msg", "{:,.1f}"),
+        Column("p50_ms", "p50 ms", "{:.2f}"), Column("p99_ms", "p99 ms", "{:.2f}"),
+        Column("cpu_us_per_msg", "CPU us/msg", "{:.0f}"),
+    ],
+    charts=[
+        Chart("bytes", "patterns: bytes on the wire per message (the reader's, both directions)",
+              "bytes_per_msg", "bytes", "pattern", "server"),
+        Chart("requests", "patterns: requests per message", "requests_per_msg", "requests", "pattern", "server"),
+        Chart("latency", "patterns: delivery latency p50", "p50_ms", "ms", "pattern", "server"),
+    ],
+    summarize=patterns_summary,
+)
+def patterns(bench: Bench) -> Iterator[dict]:
+    messages = 20 if bench.quick else PATTERN_MESSAGES
+    ios = bench.models(PATTERN_IOS)
+    for k, io in enumerate(ios, 1):
+        bases = [{"server": io, "kind": "lab", "pattern": leg, "messages": messages} for leg in PATTERN_LEGS]
+        try:
+            with bench.start(lab_server(io, "lab", serve_cmd=bench.serve_cmd)) as server:
+                for base in bases:
+                    bench.progress.set(f"[patterns {k}/{len(ios)}] {io}: {base['pattern']}",
+                                       messages * PATTERN_INTERVAL * 2)
+                    try:
+                        yield {**base, **measure_leg(bench, server, base["pattern"], messages)}
+                    except (LoadError, OSError) as exc:
+                        yield _failed(base, exc)
+        except ServerStartError as exc:
+            yield from (_failed(b, exc) for b in bases)
+
+
+def measure_leg(bench: Bench, server, pattern: str, messages: int) -> dict:
+    before = procstats.sample(server.pid)
+    row = bench.client(["lab.bench.pattern_load", "leg", pattern, "--host", server.host, "--port",
+                        str(server.port), "--messages", str(messages), "--interval", f"{PATTERN_INTERVAL:g}",
+                        "--poll-every", f"{PATTERN_POLL_EVERY:g}", "--wait", "10"],
+                       timeout=messages * PATTERN_INTERVAL * 4 + 60)
+    after = procstats.sample(server.pid)
+    cpu = after.cpu_since(before)
+    row.update(cpu_s=round(cpu, 4),
+               # the leg's whole cost on the server: the publisher's POSTs too (alike in every leg);
+               # /proc counts CPU in 10 ms ticks: +-250 us per message at 40 messages
+               cpu_us_per_msg=round(cpu / row["delivered"] * 1e6, 1) if row.get("delivered") else None)
+    if row.get("delivered", 0) < messages:
+        row["error"] = f"{row.get('delivered', 0)} of {messages} messages delivered"
+    return row

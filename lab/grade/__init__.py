@@ -18,4 +18,7 @@ Modules, one concept each:
                 ``python -m lab.grade.serve`` runs the lab's CLI that way)
 - ``feed``      ``python -m lab.grade.feed``: feed bytes to your parser, print its events
 - ``gradescope`` build the Gradescope autograder zip
+- ``kit``       ``lab kit build``: the student edition (starters in place, hidden checks out)
+- ``pcap``      ``--pcap DIR``: each socket check's traffic, captured in the server's netns
+- ``hidden``    hidden check bodies (never shipped in the kit), merged by ``check_registry``
 """

@@ -6,7 +6,8 @@ The lab's `lab/cli.py` adds two subcommands with these four functions::
     configure_exercise(subparsers.add_parser("exercise", help=...)) -> run_exercise(args)
 
 `python -m lab.grade ...` runs the same code without the lab's CLI
-(`python -m lab.grade exercise list` for the other command).
+(`python -m lab.grade exercise list`, `python -m lab.grade kit build --out DIR` for the
+others). `lab kit` is ``configure_kit`` / ``run_kit`` (see ``kit``).
 
 Exit status of `lab grade`: 0 every check passed, 1 some did not, 2 a usage error
 (unknown exercise, missing folder), 3 a grader error in some check.
@@ -23,7 +24,7 @@ from . import export
 from .manifest import ManifestError, all_exercises, find_exercise
 from .runner import grade, grade_batch
 
-__all__ = ["configure_grade", "run_grade", "configure_exercise", "run_exercise", "main"]
+__all__ = ["configure_grade", "run_grade", "configure_exercise", "run_exercise", "configure_kit", "run_kit", "main"]
 
 FORMATS = tuple(export.EXPORTERS)
 
@@ -32,6 +33,9 @@ def configure_grade(p: argparse.ArgumentParser) -> None:
     p.description = "Grade a submission against an exercise's checks (or a whole class with --batch)."
     p.add_argument("--exercise", "-e", help="exercise id, e.g. 01-request-parsing (or 01) (default: none; required unless --batch finds it in each submission)")
     p.add_argument("--submission", "-s", type=Path, help="the folder with the student's files (default: none; required without --batch)")
+    p.add_argument("--in-place", action="store_true",
+                   help="grade the lab's own modules that the exercise replaces (the student kit: you "
+                        "edit protocols/http1/parser.py itself) instead of a --submission folder")
     p.add_argument("--stage", help="grade stages 1..STAGE only (id or number); later stages are not_run (default: all stages)")
     p.add_argument("--seed", type=int, help="replay a run: every random choice comes from this seed (default: a fresh seed, printed)")
     p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default: %(default)s)")
@@ -43,6 +47,9 @@ def configure_grade(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=Path, metavar="SUBMISSIONS_DIR", help="grade every folder in this one, one per student (default: grade one --submission)")
     p.add_argument("--jobs", "-j", type=int, default=2, help="submissions graded at once with --batch (default: %(default)s)")
     p.add_argument("--lab-root", type=Path, help=argparse.SUPPRESS)  # the lab providing `protocols`, for tests
+    p.add_argument("--pcap", type=Path, metavar="DIR",
+                   help="keep each socket check's traffic: DIR/<check>.pcap and DIR/<check>.txt (annotated "
+                        "timeline); needs CAP_NET_RAW, else said once and skipped (default: not kept)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
 
 
@@ -72,8 +79,10 @@ def run_grade(args: argparse.Namespace) -> int:
         rows = grade_batch(manifest, args.batch, args.out, jobs=args.jobs, seed=args.seed, lab_root=args.lab_root)
         print(f"graded {len(rows)} submission(s): {args.out / 'gradebook.csv'}")
         return 0
+    if args.in_place:
+        args.submission = _in_place_submission(manifest, args.lab_root)
     if not args.submission:
-        print("lab grade: --submission DIR (or --batch DIR) is required", file=sys.stderr)
+        print("lab grade: --submission DIR (or --batch DIR, or --in-place) is required", file=sys.stderr)
         return 2
     if not args.submission.is_dir():
         print(f"lab grade: no folder {args.submission}", file=sys.stderr)
@@ -92,7 +101,7 @@ def run_grade(args: argparse.Namespace) -> int:
     native = args.results
     results = grade(
         manifest, args.submission, seed=args.seed, stage=args.stage, only=args.only, out=native,
-        lab_root=args.lab_root, progress=_progress(args.quiet),
+        lab_root=args.lab_root, progress=_progress(args.quiet), pcap=args.pcap,
     )
     if not args.quiet:
         print(f"seed: {results['seed']}", file=sys.stderr)
@@ -109,6 +118,49 @@ def run_grade(args: argparse.Namespace) -> int:
     if "grader_error" in statuses:
         return 3
     return 0 if statuses <= {"passed"} else 1
+
+
+def _in_place_submission(manifest, lab_root: Path | None) -> Path:
+    """A submission folder made of the lab modules the exercise replaces, as they are
+    now in this lab (the kit's starters, or the student's edits of them)."""
+    import atexit
+    import tempfile
+
+    from .kit import module_path
+    from .manifest import REPO_ROOT
+
+    root = Path(lab_root or REPO_ROOT)
+    dest = Path(tempfile.mkdtemp(prefix=f"lab-in-place-{manifest.id}-"))
+    atexit.register(shutil.rmtree, dest, True)
+    for file, module in manifest.modules():
+        src = module_path(module, root)
+        if src.is_file():
+            shutil.copyfile(src, dest / file)
+    return dest
+
+
+def configure_kit(p: argparse.ArgumentParser) -> None:
+    p.description = ("The student edition: the lab with each exercised module replaced by its starter, "
+                     "the hidden checks left out, and a `make test` that runs the visible checks.")
+    sub = p.add_subparsers(dest="kit_command", required=True)
+    b = sub.add_parser("build", help="write the student edition to DIR")
+    b.add_argument("--out", "-o", type=Path, required=True, help="the folder to write (must be empty)")
+    b.add_argument("--force", action="store_true", help="replace what is in --out")
+
+
+def run_kit(args: argparse.Namespace) -> int:
+    from .kit import build
+
+    try:
+        summary = build(args.out, force=args.force)
+    except (FileExistsError, ManifestError) as exc:
+        print(f"lab kit: {exc}", file=sys.stderr)
+        return 2
+    print(f"kit written to {summary['out']}: {summary['files']} files, "
+          f"{len(summary['starters'])} starter modules in place, "
+          f"{len(summary['hidden_left_out'])} hidden checks left out")
+    print(f"in the kit: make test   (or: python -m lab.grade --exercise ID --in-place)")
+    return 0
 
 
 def configure_exercise(p: argparse.ArgumentParser) -> None:
@@ -156,6 +208,10 @@ def run_exercise(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["kit"]:
+        p = argparse.ArgumentParser(prog="python -m lab.grade kit")
+        configure_kit(p)
+        return run_kit(p.parse_args(argv[1:]))
     if argv[:1] == ["exercise"]:
         p = argparse.ArgumentParser(prog="python -m lab.grade exercise")
         configure_exercise(p)

@@ -186,6 +186,8 @@ def render_text(results: dict, verbose: bool = True) -> str:
         out.append("NOTE: this run did not finish; checks not reached are listed as not_run")
     if results.get("error"):
         out.append(f"error: {results['error']}")
+    for note in results.get("notes", []):
+        out.append(f"note: {note}")
     for msg in results.get("banned", []):
         out.append(f"banned import: {msg}")
     by_stage: dict[str, list[dict]] = {}

@@ -43,6 +43,8 @@ __all__ = ["CheckSpec", "Stage", "Manifest", "ManifestError", "load", "exercises
 # Gradescope's names for when a test's result is shown to the student.
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Hidden check bodies live here, never in the student kit (see ``check_registry``).
+HIDDEN_PACKAGE = "lab.grade.hidden"
 
 
 class ManifestError(ValueError):
@@ -224,9 +226,20 @@ def load(path: Path, validate_checks: bool = True) -> Manifest:
 
 
 def check_registry(manifest: Manifest) -> dict:
-    """The check bodies (``CHECKS`` in the manifest's checks module), by name."""
+    """The check bodies by name: ``CHECKS`` of the manifest's checks module, plus
+    ``CHECKS`` of ``lab.grade.hidden.<same leaf name>`` when that module exists. The
+    hidden package is left out of the student kit, and with it every hidden input."""
     module = importlib.import_module(manifest.checks_module)
-    return module.CHECKS
+    checks = dict(module.CHECKS)
+    hidden_name = HIDDEN_PACKAGE + "." + manifest.checks_module.rpartition(".")[2]
+    try:
+        hidden = importlib.import_module(hidden_name)
+    except ModuleNotFoundError as exc:
+        if exc.name not in (hidden_name, HIDDEN_PACKAGE):
+            raise
+    else:
+        checks.update(hidden.CHECKS)
+    return checks
 
 
 def exercises_dir() -> Path:

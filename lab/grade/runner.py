@@ -129,12 +129,14 @@ def grade(
     progress=None,
     timeout: float | None = None,
     keep_going: bool = False,
+    pcap: Path | None = None,
 ) -> dict:
     """Grade one submission; returns the native results (also written to ``out``).
 
     ``timeout`` overrides every check's wall limit (the grader's own tests use short
     ones); ``keep_going`` runs later stages even after a failing one (the mutation
-    matrix needs every check's verdict)."""
+    matrix needs every check's verdict); ``pcap`` keeps each visible socket check's
+    traffic as ``<check>.pcap`` + ``<check>.txt`` there (see ``pcap``)."""
     submission = Path(submission).resolve()
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
     lab_root = Path(lab_root or os.environ.get("LAB_GRADE_LAB_ROOT") or LAB_ROOT).resolve()
@@ -152,6 +154,7 @@ def grade(
         "complete": False,
         "banned": [],
         "isolation": {},
+        "notes": [],
         "stages": [{"id": s.id, "title": s.title, "status": "not_run"} for s in manifest.stages],
         "checks": [_check_record(manifest, c, seed, submission) for c in manifest.all_checks],
         "score": 0.0,
@@ -228,6 +231,8 @@ def grade(
                     lab_root=lab_root,
                     reproduce=rec["reproduce"],
                     origin=submission,
+                    pcap_dir=Path(pcap) if pcap is not None else None,
+                    notes=results["notes"],
                 )
                 outcome = registry[spec.name].run(ctx)
             except Exception as exc:  # noqa: BLE001 - a grader fault is not the student's

@@ -1,4 +1,5 @@
-"""Body readers: how a message's end is found (RFC 9112 §6, §7).
+"""Body readers: how a message's end is found (RFC 9112 §6, §7); the chunked coding
+both ways (``ChunkedReader`` reads it, ``encode_chunk`` and ``LAST_CHUNK`` write it).
 
 Each reader consumes from the parser's shared receive buffer and returns `Data`,
 `EndOfMessage` or `NEED_DATA`. Limits are enforced as bytes arrive: a body larger than
@@ -14,7 +15,7 @@ from .events import NEED_DATA, Data, EndOfMessage, NeedData
 from .head import TOKEN, parse_fields
 from .limits import Limits
 
-__all__ = ["ContentLengthReader", "ChunkedReader", "UntilCloseReader", "BodyReader"]
+__all__ = ["ContentLengthReader", "ChunkedReader", "UntilCloseReader", "BodyReader", "encode_chunk", "LAST_CHUNK"]
 
 BodyEvent = Data | EndOfMessage | NeedData
 
@@ -28,6 +29,8 @@ _CHUNK_LINE = re.compile(
 )
 # Events are immutable, so the body-less end of a message can be one shared instance.
 _END = EndOfMessage()
+# RFC 9112 §7.1: last-chunk = 1*("0") [ chunk-ext ] CRLF, then an empty trailer section.
+LAST_CHUNK = b"0\r\n\r\n"
 # Sixteen hex digits already exceed any size we could hold; more is an overflow attack.
 _MAX_HEX_DIGITS = 16
 
@@ -150,6 +153,12 @@ class ChunkedReader:
         if eof:
             raise HTTPError(400, "chunked body ended before its last chunk")
         return NEED_DATA
+
+
+def encode_chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body (RFC 9112 §7.1: chunk-size in hex, CRLF, the data,
+    CRLF). Empty data would end the body, so it is b""."""
+    return b"%x\r\n%s\r\n" % (len(data), data) if data else b""
 
 
 class UntilCloseReader:

@@ -1,5 +1,8 @@
 """Writing messages: response heads, whole responses, chunks (RFC 9112 §4, §6, §7).
 
+The chunked coding itself (``encode_chunk``, ``LAST_CHUNK``) lives with its reader in
+``body.py`` and is re-exported here.
+
 A response is built as one bytes object so the server can send it with one write: two
 writes (head, then body) meet Nagle's algorithm and delayed ACK on the peer and cost
 ~40 ms each on loopback.
@@ -11,6 +14,7 @@ import time
 from email.utils import formatdate
 from http import HTTPStatus
 
+from .body import LAST_CHUNK, encode_chunk
 from .events import Headers
 from .head import TOKEN
 
@@ -19,8 +23,6 @@ __all__ = [
     "LAST_CHUNK", "CONTINUE", "http_date", "status_line", "body_allowed",
 ]
 
-# RFC 9112 §7.1: last-chunk = 1*("0") [ chunk-ext ] CRLF, then an empty trailer section.
-LAST_CHUNK = b"0\r\n\r\n"
 # RFC 9110 §15.2.1: the interim response to `Expect: 100-continue`.
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -121,11 +123,6 @@ def format_response(
     Content-Length is the one GET would get, and the body is left out."""
     head = response_head(status, headers, length=len(body), keep_alive=keep_alive)
     return head + body if body and body_allowed(status, method) else head
-
-
-def encode_chunk(data: bytes) -> bytes:
-    """One chunk of a chunked body. Empty data would end the body, so it is b""."""
-    return b"%x\r\n%s\r\n" % (len(data), data) if data else b""
 
 
 def format_request(

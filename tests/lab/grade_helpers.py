@@ -73,3 +73,33 @@ def world_readable_tmp(tmp_path: Path) -> Path:
         if str(p) == "/tmp":
             break
     return d
+
+
+# --- any exercise ------------------------------------------------------------------
+
+
+def reference_of(manifest, dest: Path) -> Path:
+    """A submission made of the lab modules ``manifest`` replaces: must score 100%."""
+    from lab.grade.kit import module_path
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for file, module in manifest.modules():
+        shutil.copyfile(module_path(module, REPO), dest / file)
+    return dest
+
+
+def starter_of(manifest, dest: Path) -> Path:
+    shutil.copytree(manifest.directory / "starter", dest)
+    return dest
+
+
+def mutant_of(manifest, dest: Path, edits: list[tuple[str, str, str]]) -> Path:
+    """The reference with textual edits (file, old, new); an edit that no longer applies
+    fails loudly."""
+    reference_of(manifest, dest)
+    for file, old, new in edits:
+        path = dest / file
+        text = path.read_text()
+        assert old in text, f"mutant edit no longer applies to {file}: {old!r}"
+        path.write_text(text.replace(old, new))
+    return dest

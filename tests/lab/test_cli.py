@@ -72,8 +72,8 @@ def test_command_help_lists_every_option_with_its_default(path):
     for action in _options(parser):
         for flag in action.option_strings:
             assert flag in text, f"{flag} missing from `lab {path} --help`"
-        if action.nargs == 0:
-            continue  # a flag: off unless given
+        if action.nargs == 0 or action.required:
+            continue  # a flag is off unless given; a required option has no default
         # An option that takes a value says what happens when it is not given: its
         # value, or, where the parser's default is None (computed, or "not set"), the
         # help's words for it.

@@ -77,6 +77,19 @@ class Context:
     lab_root: Path | None = None
     reproduce: str = ""
     origin: Path | None = None  # the submission folder as the student knows it
+    pcap_dir: Path | None = None  # --pcap DIR: keep each socket check's traffic there
+    notes: list = field(default_factory=list)  # said once per run, in the results
+
+    def capture(self, port: int, netns_pid: int | None):
+        """A started ``pcap.CheckCapture`` for this check's server, or None (no --pcap,
+        or a hidden check: its traffic would show its inputs)."""
+        if self.pcap_dir is None or self.spec.hidden:
+            return None
+        from ..pcap import CheckCapture
+
+        cap = CheckCapture(self.pcap_dir, self.spec.name, port, netns_pid, self.notes)
+        cap.start()
+        return cap
 
 
 class Check:

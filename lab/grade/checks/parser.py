@@ -145,10 +145,14 @@ def split_points(rng, n: int) -> list[int]:
 class ParserCheck(Check):
     """A list of cases, each fed whole, byte-at-a-time and at seeded split points."""
 
-    def __init__(self, cases: list[Case]) -> None:
+    def __init__(self, cases: list[Case], parser_module: str | None = None) -> None:
+        """``parser_module``: whose ``RequestParser`` is fed (default: the exercise's
+        reference). An exercise that replaces a module the parser uses (``body.py``)
+        feeds the lab's parser, which then runs on the student's module."""
         ids = [c.id for c in cases]
         assert len(ids) == len(set(ids)), f"duplicate case ids in {ids}"
         self.cases = cases
+        self.parser_module = parser_module
 
     def jobs(self, ctx: Context) -> list[tuple[Case, str, list[int]]]:
         runs = []
@@ -165,7 +169,9 @@ class ParserCheck(Check):
         runs = self.jobs(ctx)
         job = {
             "modules": [[str(ctx.submission / f), m] for f, m in ctx.manifest.modules()],
-            "reference": ctx.manifest.reference,
+            "reference": self.parser_module or ctx.manifest.reference,
+            # The lab's own parser is only refused where the student was to write it.
+            "check_reference": (self.parser_module or ctx.manifest.reference) in ctx.manifest.replaces.values(),
             "banned": ctx.manifest.banned(),
             "cases": [
                 {"id": f"{c.id}/{feed}", "data": c.data.decode("latin-1"), "chunks": chunks, "eof": c.eof, "limits": c.limits}
