@@ -31,8 +31,9 @@ the newest `MAX_KEPT` jobs are kept, older finished ones are forgotten (then 404
 
 This is the exercise's starter: the names, signatures and docstrings are the lab's;
 each body raises NotImplementedError with a hint.
-Start from your exercise 07 `jobs.py`: this exercise adds `?wait=S` (JobWait,
-waiter_count, waking the waiters when a job ends).
+Exercise 07 is short polling (start, status, the clock); exercise 08 adds `?wait=S`
+(JobWait, waiter_count, waking the waiters when a job ends): in 07 leave those
+raising, in 08 start from your 07 `jobs.py`.
 """
 from __future__ import annotations
 
