@@ -117,8 +117,8 @@ def test_every_mutant_edit_applies(tmp_path):
 
 
 def test_reference_agrees_with_the_tracer_on_many_seeds(tmp_path):
-    """The reference (its own reassembly) and the truth (the tracer's) are two
-    implementations: on 20 seeded captures they must give the same answers."""
+    """The reference (its own reassembly), the truth (the tracer's reassembly) and the
+    tracer's annotator are three readings: on 20 seeded captures they agree."""
     pytest.importorskip("scapy")
     from lab.grade.checks.pcap import build_scenario, truth, write_pcap
     from lab.trace import questions as q
@@ -131,6 +131,26 @@ def test_reference_agrees_with_the_tracer_on_many_seeds(tmp_path):
                      "first_response_status": q.first_response_status(p), "bytes_from_client": q.bytes_from_client(p),
                      "websocket_opcodes": {"client": q.websocket_opcodes(p, "client"),
                                            "server": q.websocket_opcodes(p, "server")}}, seed
+        assert (t["count_requests"], t["websocket_opcodes"]) == _annotated(path), seed
+
+
+def _annotated(path):
+    """Requests and WebSocket opcodes as the tracer's annotator names them."""
+    from scapy.utils import rdpcap
+
+    from lab.trace.annotate import annotate_connection
+    from lab.trace.reassembly import segments_from_packets, split_connections
+
+    conns = split_connections(segments_from_packets(rdpcap(str(path))), server_port=8080)
+    requests, opcodes = 0, {"client": [], "server": []}
+    for conn in conns:
+        for el in annotate_connection(conn):
+            if el.name == "request line" and el.direction == ">":
+                requests += 1
+            elif el.name == "WebSocket frame":
+                side = "client" if el.direction == ">" else "server"
+                opcodes[side].append(int(el.detail.split("opcode=")[1].split(" ")[0], 16))
+    return requests, opcodes
 
 
 def test_capture_is_the_same_for_the_same_seed(tmp_path):

@@ -14,8 +14,8 @@ WebSocket connection. It carries the traps a real capture has:
 - a client initial sequence number close to 2**32 (on some seeds): offsets wrap.
 
 Ground truth comes from the lab's tracer: ``lab.trace.reassembly`` rebuilds each
-direction by sequence number and ``lab.trace.annotate`` names the request lines,
-status lines and WebSocket frames in it. The student's ``answers.py`` runs in the
+direction by sequence number (``truth`` then walks the HTTP heads and WebSocket frame
+headers in those streams; the annotator agrees, see the exercise's tests). The student's ``answers.py`` runs in the
 sandbox (as the grader's own user: scapy lives in the lab's virtualenv, which the
 ``nobody`` account cannot read; cgroup, rlimits and the private network namespace
 still apply) and its answers are compared with that truth.
@@ -236,10 +236,14 @@ def write_pcap(segs: list[Seg], path: Path) -> None:
 
 
 def truth(path: Path) -> dict:
-    """Every question's answer, from the lab's tracer (reassembly + annotation)."""
+    """Every question's answer: the streams rebuilt by the lab's tracer
+    (``lab.trace.reassembly``, by sequence number), read by the small walkers below.
+
+    Only modules no exercise replaces are used here: in the student kit the HTTP and
+    WebSocket cores are starters, so the tracer's annotator (which runs them) cannot be
+    the referee there."""
     from scapy.utils import rdpcap
 
-    from lab.trace.annotate import annotate_connection
     from lab.trace.reassembly import segments_from_packets, split_connections
 
     segments = segments_from_packets(rdpcap(str(path)))
@@ -252,18 +256,18 @@ def truth(path: Path) -> dict:
     first_status: tuple[float, int] | None = None
     opcodes: dict[str, list[int]] = {"client": [], "server": []}
     for conn in conns:
-        for el in annotate_connection(conn):
-            if el.name == "request line" and el.direction == ">":
-                requests += 1
-            elif el.name == "status line" and el.direction == "<":
-                # when its last byte arrived (a piece captured late completes it late)
-                when = max(by_index[p.segment].time for p in conn.downstream.pieces_in(el.start, el.end))
-                status = int(conn.downstream.data[el.start:el.end].split(b" ")[1])
-                if first_status is None or when < first_status[0]:
-                    first_status = (when, status)
-            elif el.name == "WebSocket frame":
-                opcode = int(el.detail.split("opcode=")[1].split(" ")[0], 16)
-                opcodes["client" if el.direction == ">" else "server"].append(opcode)
+        up, down = list(_heads(conn.upstream.data)), list(_heads(conn.downstream.data))
+        requests += len(up)
+        if down:
+            line_end = conn.downstream.data.index(b"\r\n")
+            # when its last byte arrived (a piece captured late completes it late)
+            when = max(by_index[p.segment].time for p in conn.downstream.pieces_in(0, line_end))
+            status = int(conn.downstream.data[:line_end].split(b" ")[1])
+            if first_status is None or when < first_status[0]:
+                first_status = (when, status)
+        if up and down and b"upgrade: websocket" in up[-1][1].lower() and down[-1][1].startswith(b"HTTP/1.1 101"):
+            opcodes["client"] += _frame_opcodes(conn.upstream.data, up[-1][0])
+            opcodes["server"] += _frame_opcodes(conn.downstream.data, down[-1][0])
     return {
         "handshake_rtt": round(synack.time - syn.time, 6),
         "count_requests": requests,
@@ -271,6 +275,44 @@ def truth(path: Path) -> dict:
         "bytes_from_client": sum(len(c.upstream.data) for c in conns),
         "websocket_opcodes": opcodes,
     }
+
+
+def _heads(data: bytes):
+    """(end, head) of each HTTP/1.1 message from the stream's start (RFC 9112 §2.1: the
+    head ends with an empty line, then Content-Length bytes of body), up to a 101 or
+    an upgrade request, after which the bytes are WebSocket frames."""
+    pos = 0
+    while True:
+        end = data.find(b"\r\n\r\n", pos)
+        if end < 0:
+            return
+        head = data[pos:end + 2]
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        yield end + 4, head
+        if head.startswith(b"HTTP/1.1 101") or b"upgrade: websocket" in head.lower():
+            return
+        pos = end + 4 + length
+
+
+def _frame_opcodes(data: bytes, pos: int) -> list[int]:
+    """RFC 6455 §5.2: the opcode of each complete frame from ``pos`` on."""
+    out = []
+    while pos + 2 <= len(data):
+        second = data[pos + 1]
+        length, at = second & 0x7F, pos + 2
+        if length in (126, 127):
+            width = 2 if length == 126 else 8
+            length, at = int.from_bytes(data[at:at + width], "big"), at + width
+        at += 4 if second & 0x80 else 0
+        if at + length > len(data):
+            break
+        out.append(data[pos] & 0x0F)
+        pos = at + length
+    return out
 
 
 # --- the checks -------------------------------------------------------------------------
