@@ -39,6 +39,11 @@ def body_allowed(status: int, method: bytes) -> bool:
         'body_allowed: False for HEAD, for 1xx, 204 and 304; True otherwise'
     )
 
+def _check_name(name: bytes) -> None:
+    raise NotImplementedError(
+        '_check_name: RFC 9110 §5.1 field-name = token; anything else (a CR, LF or colon would smuggle in fields) is ValueError'
+    )
+
 _date_second = 0
 _date_value = b""
 
@@ -60,7 +65,7 @@ def response_head(
     """Status line and fields, with framing: Content-Length, or (length None) chunked
     or, for an HTTP/1.0 peer that can't read chunks (chunked=False), close-delimited."""
     raise NotImplementedError(
-        'response_head: status line, Date, the given fields (refuse CR/LF in a value with ValueError), then framing: Content-Length when length is known, else Transfer-Encoding: chunked (or, chunked=False, no framing and Connection: close); none of them for 1xx/204/304; Connection: close when not keep_alive; then the empty line'
+        'response_head: status line, Date, the given fields (refuse a name that is not a token (_check_name) and CR/LF in a value with ValueError), then framing: Content-Length when length is known, else Transfer-Encoding: chunked (or, chunked=False, no framing and Connection: close); none of them for 1xx/204/304; Connection: close when not keep_alive; then the empty line'
     )
 
 def format_response(
