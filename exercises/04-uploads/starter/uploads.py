@@ -5,7 +5,8 @@ Keep the names and signatures; replace each `raise NotImplementedError(...)`.
 
     POST /uploads            body = the file (Content-Length or chunked)
       -> 201 Created, Location: /uploads/{id}, {"id": ..., "size": n, "sha256": "..."}
-    GET /uploads/{id}        -> 200, the bytes (application/octet-stream)
+    GET /uploads/{id}        -> 200, the bytes (application/octet-stream), streamed
+                                from disk: chunked for HTTP/1.1, close-delimited for 1.0
 
 What happens to the bytes (RFC 9110 §9.3.3 POST, §15.3.2 201 Created):
 - the body is never held whole in memory: each piece the parser hands over is written
@@ -30,9 +31,15 @@ Choices:
 - Writes go to the page cache from the I/O thread (microseconds per 64 KiB); the one
   fsync per upload blocks the event loop for a few milliseconds on event-loop models.
   A lab trade-off, stated: a production server would hand fsync to a thread.
-- GET answers with the bytes in memory and a Content-Length: the Connection pulls a
-  streamed body in one go anyway (there is no write back-pressure toward apps yet), so a
-  chunk-reading Stream would not save memory and would lose the Content-Length.
+- GET streams the stored file: a `FileStream` (a `Stream` in `lab/app.py`'s sense)
+  reads it `READ_SIZE` bytes at a time, one chunk each, so a large file is never held
+  whole in memory. It gives at most `TURN` bytes per turn, then says "nothing now" with a
+  deadline of now, as the SSE stream bounds a turn (`lab/patterns/sse.py`): the I/O model
+  serves the others first, and `epoll`/`asyncio`/`uvloop` hold the next turn back until
+  the client has taken what was sent (the thread models block in `sendall()`). So a
+  download costs one turn plus the kernel's buffers, whatever the file's size. The price:
+  no Content-Length (RFC 9112 §6.1: chunked for HTTP/1.1; an HTTP/1.0 client gets the
+  bytes up to the close, §6.3 rule 8). HEAD gets the head only; the file is closed.
 """
 from __future__ import annotations
 
@@ -42,20 +49,28 @@ import os
 import re
 import secrets
 from pathlib import Path
+from time import monotonic
+from typing import BinaryIO
 
 from protocols.errors import HTTPError
 from protocols.http1 import Headers, Request
 
-from ..app import Response, json_response
+from ..app import Response, Wake, json_response
 from .common import header
 
-__all__ = ["Uploads", "ID"]
+__all__ = ["Uploads", "FileStream", "ID", "READ_SIZE", "TURN"]
 
 log = logging.getLogger("lab")
 
 ID = re.compile(r"[0-9a-f]{32}")
 _TEMP_PREFIX = "tmp-"
 _TEMP_SUFFIX = ".part"
+# Bytes per read, and so per chunk, of a GET: the lab's own socket read size.
+READ_SIZE = 64 * 1024
+# Bytes one download hands over per turn before others go first: the SSE stream's
+# BURST (a few socket buffers' worth, see lab/patterns/sse.py).
+TURN = 256 * 1024
+
 
 
 class Uploads:
@@ -81,8 +96,43 @@ class Uploads:
     # -- GET /uploads/{id} --------------------------------------------------------
     def get(self, request: Request, id: str) -> Response:
         raise NotImplementedError(
-            'get: 404 unless ID.fullmatch(id) (no request text ever reaches a path unchecked); read data_dir/uploads/<id>; 404 when missing; 200 application/octet-stream with the bytes'
+            'get: 404 unless ID.fullmatch(id) (no request text ever reaches a path unchecked); open data_dir/uploads/<id> for reading; 404 when missing; 200 application/octet-stream with FileStream(file) as the body (given below: it streams the file)'
         )
+
+
+class FileStream:
+    """A `Stream` (see `lab/app.py`) of an open file: always ready, bounded per turn."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        # No time to wait for: data is always ready. Set to "now" only to end a turn.
+        self.deadline: float | None = None
+        self._given = 0  # bytes handed over in this turn
+
+    def subscribe(self, wake: Wake) -> None:
+        """Nothing to wait for: no publisher will ever call `wake`."""
+
+    def cancel(self) -> None:
+        """The client went away, HEAD wants no body, or the file ended: close it."""
+        self.file.close()
+
+    def pull(self) -> bytes | None:
+        if self._given >= TURN:
+            # Others first. The Connection pulls until b"", so a file that is always
+            # ready would otherwise be read whole into one turn's output. A deadline of
+            # now (not a wake-up, which a thread model may miss while it reads from the
+            # client) has the I/O model tick us again, once the client took this turn
+            # on epoll/asyncio/uvloop.
+            self._given = 0
+            self.deadline = monotonic()
+            return b""
+        self.deadline = None
+        data = self.file.read(READ_SIZE)
+        if not data:
+            self.cancel()
+            return None
+        self._given += len(data)
+        return data
 
 
 class _UploadWriter:
