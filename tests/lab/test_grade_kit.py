@@ -2,6 +2,8 @@
 any hidden input byte), and a `make test` that grades the visible checks in place."""
 from __future__ import annotations
 
+import importlib
+import inspect
 import shutil
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import pytest
 
 from lab.grade import feedback
 from lab.grade.kit import build, module_path, visible_manifest_text
-from lab.grade.manifest import all_exercises, check_registry
+from lab.grade.manifest import HIDDEN_PACKAGE, all_exercises, check_registry
 
 from .grade_helpers import REPO
 
@@ -69,6 +71,55 @@ def test_no_hidden_input_bytes_anywhere_in_the_kit(kit):
             content = path.read_bytes()
             leaked = [n[:40] for n in needles if n in content]
             assert leaked == [], f"{path.relative_to(kit)} holds hidden input bytes {leaked}"
+
+
+def _hidden_module(m):
+    return importlib.import_module(HIDDEN_PACKAGE + "." + m.checks_module.rpartition(".")[2])
+
+
+def test_every_hidden_check_body_lives_in_the_hidden_package():
+    """For every exercise, each non-visible check's body comes from ``lab.grade.hidden``,
+    never from the shipped checks module (which the kit holds)."""
+    for m in all_exercises():
+        shipped = importlib.import_module(m.checks_module).CHECKS
+        hidden = [c.name for c in m.all_checks if c.hidden]
+        for name in hidden:
+            assert name not in shipped, f"{m.id}: hidden check {name!r} has its body in {m.checks_module}"
+            assert name in _hidden_module(m).CHECKS, f"{m.id}: {name!r} missing from the hidden package"
+        if not hidden:
+            continue
+        assert set(_hidden_module(m).CHECKS) <= set(hidden), f"{m.id}: a visible check in the hidden package"
+
+
+def test_no_hidden_check_name_or_body_in_the_kit_code(kit):
+    """No kit file holds a hidden check's defining function or a line of its body, and no
+    kit source registers a hidden check's name (the README's table still lists it, as the
+    issue wants: name, status and points only)."""
+    needles: dict[bytes, str] = {}
+    for m in all_exercises():
+        hidden = [c.name for c in m.all_checks if c.hidden]
+        if not hidden:
+            continue
+        module = _hidden_module(m)
+        for name in hidden:
+            needles[f'"{name}"'.encode()] = f"{m.id}: name {name}"
+        for fname, fn in vars(module).items():
+            if inspect.isfunction(fn) and fn.__module__ == module.__name__:
+                needles[f"def {fname}(".encode()] = f"{m.id}: function {fname}"
+        source = inspect.getsource(module)
+        body = source[source.index("CHECKS = {"):]
+        for line in body.splitlines():
+            line = line.strip()
+            if len(line) >= 30:
+                needles[line.encode()] = f"{m.id}: body line {line[:50]}"
+    assert len({v.partition(":")[0] for v in needles.values()}) == 12, "every exercise has hidden checks"
+    for path in kit.rglob("*"):
+        if not path.is_file():
+            continue
+        content = path.read_bytes()
+        readme = path.name == "README.md"
+        leaked = [what for n, what in needles.items() if n in content and not (readme and n.startswith(b'"'))]
+        assert leaked == [], f"{path.relative_to(kit)} holds hidden checks: {leaked[:5]}"
 
 
 def test_visible_manifest_drops_a_stage_left_empty():

@@ -65,3 +65,27 @@ def test_no_capture_privileges_is_one_note_and_grading_goes_on(tmp_path, monkeyp
     assert res["notes"] == [grade_pcap.UNAVAILABLE_NOTE.format(
         why="cannot open a packet socket: Operation not permitted")]
     assert render_text(res).count("note: --pcap: packet capture is not possible here") == 1
+
+
+def test_scenario_check_traffic_is_kept_and_hidden_scenarios_are_not(tmp_path):
+    """ScenarioCheck (exercises 07-12 run the whole lab) captures like ServerCheck: the
+    visible scenario's connections are in its pcap; the hidden one leaves no file."""
+    require(os.geteuid() == 0 and _can_capture(), "packet capture needs root (CAP_NET_RAW) and scapy")
+    from lab.grade.manifest import find_exercise
+
+    from .grade_helpers import reference_of
+
+    ex07 = find_exercise("07")
+    visible, hidden = "post-answers-202-at-once", "jobs-run-side-by-side"
+    out = tmp_path / "pcap"
+    res = grade(ex07, reference_of(ex07, tmp_path / "ref"), seed=3, only=[visible, hidden], pcap=out)
+    assert {c["name"]: c["status"] for c in res["checks"] if c["name"] in (visible, hidden)} == {
+        visible: "passed", hidden: "passed"}
+    assert res["notes"] == []
+    assert sorted(p.name for p in out.iterdir()) == [f"{visible}.pcap", f"{visible}.txt"]
+    txt = (out / f"{visible}.txt").read_text()
+    assert "POST /jobs HTTP/1.1\\r\\n" in txt and "[S  ]" in txt
+
+    from lab.trace.cli import inspect_file
+
+    assert len(inspect_file(str(out / f"{visible}.pcap")).connections) >= 1

@@ -15,7 +15,9 @@ purpose: one thread, so an app that blocks (sleeps until a job is done, busy-wai
 message) blocks every connection, and the checks that look at other connections see it.
 
 Every case shows the request sent and the bytes received, escaped, the rule, and a
-reproduction with ``curl`` against the same server started by hand.
+reproduction with ``curl`` against the same server started by hand. With ``--pcap DIR``
+a visible scenario's traffic (every connection to the server) is kept as ``ServerCheck``
+keeps it (``ctx.capture``); a hidden one's never is.
 """
 from __future__ import annotations
 
@@ -264,12 +266,17 @@ class ScenarioCheck(ServerCheck):
             start_line = " ".join(["python -m lab.grade.serve --exercise", ctx.manifest.id, "--submission",
                                    shlex.quote(str(ctx.origin or ctx.submission)), "--", "serve",
                                    *self.serve_args, "--port 8080"])
-            scenario = Scenario(ctx, host, port, box.proc.pid if box.netns else None, box, start_line)
+            netns_pid = box.proc.pid if box.netns else None
+            scenario = Scenario(ctx, host, port, netns_pid, box, start_line)
             stopped = False
+            cap = ctx.capture(port, netns_pid)  # --pcap: visible checks only, as ServerCheck
             try:
                 self.scenario(scenario)
             except Stop:
                 stopped = True
+            finally:
+                if cap is not None:
+                    cap.finish()
         finally:
             result = box.wait(0.05)
         outcome.cases = scenario.cases if scenario else []

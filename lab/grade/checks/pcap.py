@@ -386,9 +386,6 @@ CHECKS = {
     "first-response-status": PcapCheck([("first_response_status", ())]),
     "bytes-from-client": PcapCheck([("bytes_from_client", ())]),
     "websocket-opcodes": PcapCheck([("websocket_opcodes", ("client",)), ("websocket_opcodes", ("server",))]),
-    "more-captures": PcapCheck([(q, ()) for q in QUESTIONS if q != "websocket_opcodes"]
-                               + [("websocket_opcodes", ("client",)), ("websocket_opcodes", ("server",))],
-                               captures=3),
 }
 
 

@@ -158,25 +158,6 @@ def work_off_the_io_path(s: Scenario) -> None:
         time.sleep(0.1)
 
 
-def jobs_run_side_by_side(s: Scenario) -> None:
-    started = time.monotonic()
-    ids = [post_job(s, 1.0, id=f"post-{i + 1}")[0] for i in range(3)]
-    pending = set(ids)
-    reply = None
-    while pending and time.monotonic() - started < 2.2:
-        for jid in sorted(pending):
-            reply = s.request("GET", f"/jobs/{jid}")
-            body = reply.json()
-            if isinstance(body, dict) and body.get("state") == "done":
-                pending.discard(jid)
-        time.sleep(0.1)
-    elapsed = time.monotonic() - started
-    s.expect("all-done", not pending, R_SIDE_BY_SIDE, reply=reply,
-             expected="all three done within 2.2 s of the first POST",
-             got=f"({len(pending)} still running after {elapsed:.1f} s)",
-             hint="Each job runs on its own (a clock or a thread per job), not one after another.")
-
-
 CHECKS = {
     "post-answers-202-at-once": ScenarioCheck(post_answers_202_at_once),
     "location-is-the-handle": ScenarioCheck(location_is_the_handle),
@@ -184,5 +165,4 @@ CHECKS = {
     "status-and-progress": ScenarioCheck(status_and_progress),
     "unknown-job-404": ScenarioCheck(unknown_job_404),
     "work-off-the-io-path": ScenarioCheck(work_off_the_io_path),
-    "jobs-run-side-by-side": ScenarioCheck(jobs_run_side_by_side),
 }

@@ -218,13 +218,6 @@ CHECKS = {
         refuses("retry-negative", {"ms": -1}, R_RETRY),
         refuses("retry-bool", {"ms": True}, R_RETRY),
     ]),
-    "encode-comments-and-retry": ProgramCheck(PROGRAM, [
-        encodes("heartbeat", "encode_comment", {"kind": "comment", "text": "heartbeat"}, [C("heartbeat")], R_COMMENT),
-        encodes("empty-comment", "encode_comment", {"kind": "comment", "text": ""}, [C("")], R_COMMENT),
-        encodes("two-line-comment", "encode_comment", {"kind": "comment", "text": "a\nb"}, [C("a"), C("b")],
-                R_COMMENT, hint="Each line of a comment starts with `:`."),
-        encodes("retry-line", "encode_retry", {"kind": "retry", "ms": 3000}, [], R_RETRY, retry=3000),
-    ]),
     # --- stage 2: the parser ---
     "parse-events": ProgramCheck(PROGRAM, [
         *parses("one", b"data: hello\n\n", [E("hello")]),
@@ -256,12 +249,6 @@ CHECKS = {
                 "§9.2.5: only one BOM is stripped: a second makes the first field name `\\ufeffdata`"),
         *parses("utf8-split", "data: ✓ ü\n\n".encode(), [E("✓ ü")], "§9.2.5: streams are UTF-8"),
         *parses("bad-utf8", b"data: \xff!\n\n", [E("\ufffd!")], "§9.2.5: decode with U+FFFD for invalid bytes"),
-    ]),
-    "parse-end-of-stream": ProgramCheck(PROGRAM, [
-        *parses("unterminated-dropped", b"data: x\n\ndata: cut", [E("x")],
-                "§9.2.6: \"If the file ends in the middle of an event, before the final empty line, the incomplete "
-                "event is not dispatched\"", eof=True),
-        *parses("no-blank-line", b"data: x\n", [], R_BLANK, eof=True),
     ]),
 }
 

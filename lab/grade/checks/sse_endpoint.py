@@ -192,18 +192,7 @@ def last_event_id_resume(s: Scenario) -> None:
     st.close()
 
 
-def heartbeat_on_a_quiet_stream(s: Scenario) -> None:
-    st = _open(s, _topic(s, "quiet"))
-    item = st.next_item(2.0, comments=True)
-    s.expect("heartbeat", isinstance(item, Comment), R_HEARTBEAT,
-             expected="a comment line (`: heartbeat`) within 2 s (the lab runs with --sse-heartbeat 0.5)",
-             got=_describe(item) + "\n" + st.shown(),
-             hint="encode_comment(text) writes `: text` lines: a parser must see a comment, not a field.")
-    st.close()
-
-
 ENDPOINT_CHECKS = {
     "lab-streams-events": ScenarioCheck(events_flushed_as_published, SERVE),
     "lab-resumes-after-last-event-id": ScenarioCheck(last_event_id_resume, SERVE),
-    "lab-heartbeat": ScenarioCheck(heartbeat_on_a_quiet_stream, SERVE),
 }
