@@ -83,8 +83,7 @@ class Connection:
         if self._pending is not None:
             if not data:
                 # The client closed while we hold its answer: it is gone.
-                self.connection_lost()
-                self.closing = True
+                self.connection_lost()  # (which also sets closing)
             elif self.parser.buffered > MAX_PIPELINE_BACKLOG:
                 self.closing = True
             return b""
