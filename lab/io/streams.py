@@ -106,11 +106,15 @@ class _Deadlines:
 class _Peer:
     """One connection's state outside its coroutine: what callbacks need to reach."""
 
-    __slots__ = ("conn", "writer", "timer", "armed_for", "loop", "config", "woken", "held", "deadlines")
+    __slots__ = ("conn", "writer", "transport", "timer", "armed_for", "loop", "config", "woken", "held",
+                 "deadlines")
 
     def __init__(self, writer: asyncio.StreamWriter, loop: asyncio.AbstractEventLoop,
                  config: ServerConfig, deadlines: _Deadlines) -> None:
         self.writer = writer
+        # Writes go to the transport itself: StreamWriter.write() and is_closing() only
+        # forward to it, a Python call each on every answer.
+        self.transport = writer.transport
         self.loop = loop
         self.config = config
         self.deadlines = deadlines
@@ -121,7 +125,7 @@ class _Peer:
         self.conn: Connection
         # The transport pauses writing whenever bytes wait unsent, and resumes (drain()
         # returns) once the kernel has taken them all.
-        writer.transport.set_write_buffer_limits(high=0)
+        self.transport.set_write_buffer_limits(high=0)
 
     def wake(self) -> None:  # any thread
         # One tick answers every wake-up before it: a publish burst of 100 messages
@@ -132,7 +136,7 @@ class _Peer:
 
     def tick(self) -> None:
         self.woken = False  # before ticking: a wake-up from now on needs a new tick
-        if self.writer.transport.get_write_buffer_size():
+        if self.transport.get_write_buffer_size():
             # A stream or a WebSocket would add output behind what the client has not
             # taken: hold the tick back (it is a cursor into the broker, nothing piles
             # up) until the kernel has taken it all, or drop the client after
@@ -148,27 +152,27 @@ class _Peer:
         except (asyncio.TimeoutError, ConnectionError):
             self.held = None
             self.conn.connection_lost()
-            self.writer.transport.abort()
+            self.transport.abort()
             return
         self.held = None
         if not self.writer.is_closing():
             self.tick()
 
     def send(self, out: bytes) -> None:
-        writer = self.writer
-        if out and not writer.is_closing():
-            unsent = writer.transport.get_write_buffer_size()
-            writer.write(out)
+        transport = self.transport
+        if out and not transport.is_closing():
+            unsent = transport.get_write_buffer_size()
+            transport.write(out)
             if unsent and unsent + len(out) > self.config.max_send_buffer:
                 # More is produced (a stream, a wake-up) while the client still has
                 # not taken what it was sent: it may not grow our memory without
                 # bound. One answer, however large, is not this case.
                 self.conn.connection_lost()
-                writer.transport.abort()
+                transport.abort()
                 return
         if self.conn.closing:
-            if not writer.is_closing():
-                writer.close()
+            if not transport.is_closing():
+                self.writer.close()
         else:
             self.arm()
 
@@ -251,11 +255,12 @@ class StreamsServer:
         # Accepted just before stop() but started after it: answer once, then close.
         conn.stopping = self._stopped is not None and self._stopped.is_set()
         self._peers.add(peer)
+        transport = peer.transport
         try:
             peer.arm()
             while not conn.closing:
                 try:
-                    if writer.transport.get_write_buffer_size():
+                    if transport.get_write_buffer_size():
                         # The client is behind on reading: read no more from it until
                         # it catches up, or the answers to what it pipelines meanwhile
                         # pile up here (a blocked sendall() does this for threads).

@@ -69,12 +69,25 @@ _date_value = b""
 
 def http_date() -> bytes:
     """RFC 9110 §6.6.1 IMF-fixdate for the current second, computed once a second."""
-    global _date_second, _date_value
     now = int(time.time())
     if now != _date_second:
-        _date_value = formatdate(now, usegmt=True).encode()
-        _date_second = now
+        _new_second(now)
     return _date_value
+
+
+def _new_second(now: int) -> None:
+    global _date_second, _date_value
+    _date_value = formatdate(now, usegmt=True).encode()
+    _date_second = now
+    _heads.clear()  # they carry the old Date
+
+
+# Heads already built this second, keyed by everything that goes into one: an app sends
+# the same few heads again and again (hello's, a JSON answer's), and hashing the key (a
+# tuple of ints and bytes, whose hashes are cached) costs a fraction of checking and
+# joining the fields again. Emptied every second and when full, so heads seen once (a
+# Location with an id) cannot crowd out the ones seen every time.
+_heads: dict[tuple, bytes] = {}
 
 
 def response_head(
@@ -87,7 +100,26 @@ def response_head(
 ) -> bytes:
     """Status line and fields, with framing: Content-Length, or (length None) chunked
     or, for an HTTP/1.0 peer that can't read chunks (chunked=False), close-delimited."""
-    parts = [status_line(status), b"Date: ", http_date(), b"\r\n"]
+    now = int(time.time())
+    if now != _date_second:
+        _new_second(now)
+    key = (status, *headers, length, keep_alive, chunked)
+    try:
+        head = _heads.get(key)
+    except TypeError:  # a value that is not bytes (a bytearray) cannot be a key
+        return _build_head(status, headers, length, keep_alive, chunked)
+    if head is None:
+        head = _build_head(status, headers, length, keep_alive, chunked)
+        if len(_heads) >= 256:
+            _heads.clear()
+        _heads[key] = head
+    return head
+
+
+def _build_head(
+    status: int, headers: Headers, length: int | None, keep_alive: bool, chunked: bool
+) -> bytes:
+    parts = [status_line(status), b"Date: ", _date_value, b"\r\n"]
     for name, value in headers:
         if name not in _good_names:
             _check_name(name)
