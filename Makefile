@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST  := $(BIN)/python -m pytest
 
-.PHONY: run test test-quick bench bench-peers bench-parser trace grade clean help
+.PHONY: run test test-quick bench bench-peers bench-parser trace grade starters clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -42,6 +42,9 @@ trace: $(STAMP)  ## capture and annotate a scenario (ARGS="hello --io epoll"; ne
 
 grade: $(STAMP)  ## grade a submission (ARGS="--exercise 01 --submission DIR")
 	$(BIN)/python -m lab grade $(ARGS)
+
+starters: $(STAMP)  ## remake exercises/*/starter/ from the reference modules (ARGS="--check" to only compare)
+	$(BIN)/python -m lab exercise starters $(ARGS)
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -19,6 +19,7 @@ Modules, one concept each:
 - ``feed``      ``python -m lab.grade.feed``: feed bytes to your parser, print its events
 - ``gradescope`` build the Gradescope autograder zip
 - ``kit``       ``lab kit build``: the student edition (starters in place, hidden checks out)
+- ``starters``  makes each starter from its reference module and the exercise's starter.toml
 - ``pcap``      ``--pcap DIR``: each socket check's traffic, captured in the server's netns
 - ``hidden``    hidden check bodies (never shipped in the kit), merged by ``check_registry``
 """

@@ -164,7 +164,8 @@ def run_kit(args: argparse.Namespace) -> int:
 
 
 def configure_exercise(p: argparse.ArgumentParser) -> None:
-    p.description = "The exercises: list them, read one, start one in a folder of your own."
+    p.description = ("The exercises: list them, read one, start one in a folder of your own; "
+                     "instructors remake the starters from the reference modules.")
     sub = p.add_subparsers(dest="exercise_command", required=True)
     sub.add_parser("list", help="one line per exercise, starting with its id")
     show = sub.add_parser("show", help="what an exercise asks and what is checked")
@@ -173,10 +174,18 @@ def configure_exercise(p: argparse.ArgumentParser) -> None:
     start.add_argument("id")
     start.add_argument("dir", type=Path)
     start.add_argument("--force", action="store_true", help="overwrite files that are already there")
+    from .starters import configure as configure_starters
+
+    configure_starters(sub.add_parser("starters", help="make the starter files from the lab's reference modules "
+                                                       "and each exercise's starter.toml (instructors)"))
 
 
 def run_exercise(args: argparse.Namespace) -> int:
     try:
+        if args.exercise_command == "starters":
+            from .starters import run
+
+            return run(args)
         if args.exercise_command == "list":
             for m in all_exercises():
                 print(f"{m.id:<24} {m.title}  ({len(m.all_checks)} checks, {m.max_score:g} points)")

@@ -83,8 +83,7 @@ class Connection:
         if self._pending is not None:
             if not data:
                 # The client closed while we hold its answer: it is gone.
-                self.connection_lost()
-                self.closing = True
+                self.connection_lost()  # (which also sets closing)
             elif self.parser.buffered > MAX_PIPELINE_BACKLOG:
                 self.closing = True
             return b""
@@ -120,7 +119,13 @@ class Connection:
     # -- requests -------------------------------------------------------------------
     def _process(self) -> bytes:
         raise NotImplementedError(
-            '_process: loop while nothing is pending, not closing and no session: take parser.next_event(); Request -> self._start(event); Data -> self._reader.data(...) when there is a reader; EndOfMessage -> append self._finish(event.trailers); NEED_DATA -> send CONTINUE once if the parser saw Expect: 100-continue, self._set_read_deadline(), stop; ConnectionClosed -> self.closing = True. An HTTPError becomes self._error(exc); any other exception a 500. Return the answers joined, in order'
+            "_process: loop while nothing is pending, not closing and no session: take "
+            "parser.next_event(); Request -> self._start(event); Data -> "
+            "self._reader.data(...) when there is a reader; EndOfMessage -> append "
+            "self._finish(event.trailers); NEED_DATA -> send CONTINUE once if the parser "
+            "saw Expect: 100-continue, self._set_read_deadline(), stop; ConnectionClosed -> "
+            "self.closing = True. An HTTPError becomes self._error(exc); any other "
+            "exception a 500. Return the answers joined, in order"
         )
 
     def _set_read_deadline(self) -> None:
@@ -157,7 +162,12 @@ class Connection:
 
     def _respond(self, response: Response) -> bytes:
         raise NotImplementedError(
-            '_respond: take self._request; keep the connection only if the parser says keep_alive, the response does not ask to close and the server is not stopping; 101 with a session -> self._upgrade(response); a body that is not bytes -> self._start_stream(request, response, keep_alive); else set self.closing when not keeping it, and return format_response(..., keep_alive=..., method=request.method)'
+            "_respond: take self._request; keep the connection only if the parser says "
+            "keep_alive, the response does not ask to close and the server is not stopping; "
+            "101 with a session -> self._upgrade(response); a body that is not bytes -> "
+            "self._start_stream(request, response, keep_alive); else set self.closing when "
+            "not keeping it, and return format_response(..., keep_alive=..., "
+            "method=request.method)"
         )
 
     def _upgrade(self, response: Response) -> bytes:
@@ -214,7 +224,10 @@ class Connection:
     def _error(self, exc: HTTPError) -> bytes:
         """The one place a protocol error becomes bytes: its status, then close."""
         raise NotImplementedError(
-            '_error: close after this answer (self.closing), abort the body being read (self._abort_body()), cancel what is pending, forget the request; answer exc.status with a text/plain body and exc.headers, keep_alive=False (that writes Connection: close)'
+            "_error: close after this answer (self.closing), abort the body being read "
+            "(self._abort_body()), cancel what is pending, forget the request; answer "
+            "exc.status with a text/plain body and exc.headers, keep_alive=False (that "
+            "writes Connection: close)"
         )
 
     def _abort_body(self) -> None:
@@ -233,4 +246,3 @@ class Connection:
         assert session is not None
         self.deadline = session.deadline
         self.closing = session.closing
-

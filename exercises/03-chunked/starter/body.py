@@ -32,6 +32,8 @@ _CHUNK_LINE = re.compile(
     rb"([0-9A-Fa-f]+)(?:[ \t]*;[ \t]*" + TOKEN
     + rb"(?:[ \t]*=[ \t]*(?:" + TOKEN + rb"|" + _QUOTED + rb"))?)*"
 )
+# Events are immutable, so the body-less end of a message can be one shared instance.
+_END = EndOfMessage()
 # RFC 9112 §7.1: last-chunk = 1*("0") [ chunk-ext ] CRLF, then an empty trailer section.
 LAST_CHUNK = b""  # exercise 03: the last chunk and the empty trailer section
 # Sixteen hex digits already exceed any size we could hold; more is an overflow attack.
@@ -48,7 +50,7 @@ class ContentLengthReader:
 
     def read(self, buf: bytearray, eof: bool) -> BodyEvent:
         if self.remaining == 0:
-            return EndOfMessage()
+            return _END
         if not buf:
             if eof:
                 # RFC 9112 §8: an incomplete message is an error the server can't serve.
@@ -64,47 +66,53 @@ class ContentLengthReader:
 class ChunkedReader:
     """The chunked transfer coding (RFC 9112 §7.1), with extensions and trailers."""
 
-    __slots__ = ("limits", "remaining", "total", "state", "trailer_search")
-
     def __init__(self, limits: Limits) -> None:
         raise NotImplementedError(
-            "__init__: keep the limits; count the bytes left in the current chunk and the body's "
-            "total (for max_body); start in a 'size' state (size -> data -> crlf -> size ... -> "
-            "trailers -> done)"
+            "__init__: keep the limits; count the bytes left in the current chunk and the "
+            "body's total (for max_body); start in a 'size' state (size -> data -> crlf -> "
+            "size ... -> trailers -> done)"
         )
 
     def read(self, buf: bytearray, eof: bool) -> BodyEvent:
         raise NotImplementedError(
-            "read: consume from the parser's shared buffer and return one Data, EndOfMessage(trailers) or "
-            "NEED_DATA; HTTPError(400) on bad framing, 413 past limits.max_body. Loop over the states. size: find CRLF (a line longer than "
-            "limits.max_chunk_line is 400), parse it with _start_chunk, consume it. data: hand "
-            "out what is buffered of the chunk as Data (del buf[:n]). crlf: the two bytes after "
-            "the data MUST be CRLF, else 400. A size of 0 starts the trailer section. Out of "
-            "bytes: NEED_DATA, or 400 at EOF (the last chunk never came)"
+            "read: consume from the parser's shared buffer and return one Data, "
+            "EndOfMessage(trailers) or NEED_DATA; HTTPError(400) on bad framing, 413 past "
+            "limits.max_body. Loop over the states. size: find CRLF (a line longer than "
+            "limits.max_chunk_line is 400), parse it with _start_chunk, consume it. data: "
+            "hand out what is buffered of the chunk as Data (del buf[:n]). crlf: the two "
+            "bytes after the data MUST be CRLF, else 400. A size of 0 starts the trailer "
+            "section. Out of bytes: NEED_DATA, or 400 at EOF (the last chunk never came)"
         )
 
     def _start_chunk(self, line: bytes) -> None:
         raise NotImplementedError(
-            "_start_chunk: parse a chunk-size line (1*HEXDIG, then extensions that are ignored): the line must match _CHUNK_LINE exactly (else 400); more than "
-            "_MAX_HEX_DIGITS significant hex digits is an overflow (400); add the size to the "
-            "total and refuse with 413 as soon as it passes limits.max_body, before any data"
+            "_start_chunk: parse a chunk-size line (1*HEXDIG, then extensions that are "
+            "ignored): the line must match _CHUNK_LINE exactly (else 400); more than "
+            "_MAX_HEX_DIGITS significant hex digits is an overflow (400); add the size to "
+            "the total and refuse with 413 as soon as it passes limits.max_body, before any "
+            "data"
         )
 
     def _read_trailers(self, buf: bytearray, eof: bool) -> BodyEvent:
+        # RFC 9112 §7.1.2: trailer-section = *( field-line CRLF ), then the final CRLF.
         raise NotImplementedError(
-            "_read_trailers: a CRLF right away ends the body (EndOfMessage()); else wait for "
-            "CRLFCRLF (431 past limits.max_header_bytes, resuming the search where it stopped), "
-            "parse the fields with parse_fields and return EndOfMessage(trailers)"
+            "_read_trailers: a CRLF right away ends the body (EndOfMessage()); else wait "
+            "for CRLFCRLF (431 past limits.max_header_bytes, resuming the search where it "
+            "stopped), parse the fields with parse_fields and return EndOfMessage(trailers)"
         )
 
     def _need(self, eof: bool) -> NeedData:
-        raise NotImplementedError("_need: NEED_DATA, or HTTPError(400) when the client already closed (eof)")
+        raise NotImplementedError(
+            "_need: NEED_DATA, or HTTPError(400) when the client already closed (eof)"
+        )
 
 
 def encode_chunk(data: bytes) -> bytes:
     """One chunk of a chunked body (RFC 9112 §7.1: chunk-size in hex, CRLF, the data,
     CRLF). Empty data would end the body, so it is b""."""
-    raise NotImplementedError("encode_chunk: the size in lowercase hex, CRLF, the data, CRLF; b'' for no data")
+    raise NotImplementedError(
+        "encode_chunk: the size in lowercase hex, CRLF, the data, CRLF; b'' for no data"
+    )
 
 
 class UntilCloseReader:

@@ -140,19 +140,30 @@ class Tus:
     # -- POST: creation ------------------------------------------------------------
     def create(self, request: Request) -> Response:
         raise NotImplementedError(
-            'create: _check_version; no Upload-Defer-Length (400); Upload-Length via _number, 413 past max_size with Tus-Max-Size; 400 when the POST has a body (_has_body); metadata bounded by MAX_METADATA; a new id (secrets.token_hex(16)), an empty data file (O_EXCL) and <id>.info written atomically BEFORE answering 201 with Location: /files/<id>'
+            "create: _check_version; no Upload-Defer-Length (400); Upload-Length via "
+            "_number, 413 past max_size with Tus-Max-Size; 400 when the POST has a body "
+            "(_has_body); metadata bounded by MAX_METADATA; a new id "
+            "(secrets.token_hex(16)), an empty data file (O_EXCL) and <id>.info (length, "
+            "metadata, created = time.time()) written atomically BEFORE answering 201 with "
+            "Location: /files/<id>"
         )
 
     # -- HEAD: how much arrived ----------------------------------------------------
     def head(self, request: Request, id: str) -> Response:
         raise NotImplementedError(
-            "head: _check_version, _info(id) (404s), then 200 with Tus-Resumable, Upload-Offset = the data file's size (_offset), Upload-Length, Cache-Control: no-store, and Upload-Metadata when there is some"
+            "head: _check_version, _info(id) (404s), then 200 with Tus-Resumable, "
+            "Upload-Offset = the data file's size (_offset), Upload-Length, Cache-Control: "
+            "no-store, and Upload-Metadata when there is some"
         )
 
     # -- PATCH: append the bytes ---------------------------------------------------
     def patch(self, request: Request, id: str) -> _Appender:
         raise NotImplementedError(
-            "patch: _check_version, _info, 415 unless Content-Type is application/offset+octet-stream, Upload-Offset via _number; take the busy lock (423 when held); open an _Appender; 409 (with the current Upload-Offset) when the client's offset is not the file's size, and 413 when Content-Length goes past Upload-Length - releasing the lock on every error; return the appender"
+            "patch: _check_version, _info, 415 unless Content-Type is "
+            "application/offset+octet-stream, Upload-Offset via _number; take the busy lock "
+            "(423 when held); open an _Appender; 409 (with the current Upload-Offset) when "
+            "the client's offset is not the file's size, and 413 when Content-Length goes "
+            "past Upload-Length - releasing the lock on every error; return the appender"
         )
 
     def _release(self, id: str, appender: _Appender | None) -> None:
@@ -164,7 +175,8 @@ class Tus:
     # -- GET: the whole file, once complete -------------------------------------------
     def get(self, request: Request, id: str) -> Response:
         raise NotImplementedError(
-            'get: _info, read the data file; 409 while it is shorter than Upload-Length; 200 application/octet-stream with Tus-Resumable'
+            "get: _info, read the data file; 409 while it is shorter than Upload-Length; "
+            "200 application/octet-stream with Tus-Resumable"
         )
 
 
@@ -180,18 +192,21 @@ class _Appender:
 
     def data(self, chunk: bytes) -> None:
         raise NotImplementedError(
-            'data: 413 (after abort()) when this piece would pass self.length; else os.write it all (short writes) and advance self.offset'
+            "data: 413 (after abort()) when this piece would pass self.length; else "
+            "os.write it all (short writes) and advance self.offset"
         )
 
     def end(self, trailers: Headers) -> Response:
         raise NotImplementedError(
-            'end: release the upload (self.tus._release(self.id, self)) and answer 204 with Tus-Resumable and the new Upload-Offset'
+            "end: release the upload (self.tus._release(self.id, self)) and answer 204 with "
+            "Tus-Resumable and the new Upload-Offset"
         )
 
     def abort(self) -> None:
         """The PATCH broke off: keep every byte that arrived, unlock. Safe twice."""
         raise NotImplementedError(
-            'abort: the PATCH broke off: keep every byte that arrived (they are in the file) and release the lock; safe twice'
+            "abort: the PATCH broke off: keep every byte that arrived (they are in the "
+            "file) and release the lock; safe twice"
         )
 
     def close(self) -> None:

@@ -72,7 +72,6 @@ READ_SIZE = 64 * 1024
 TURN = 256 * 1024
 
 
-
 class Uploads:
     """The `/uploads` routes, storing under `data_dir/uploads`."""
 
@@ -90,13 +89,19 @@ class Uploads:
     # -- POST /uploads ------------------------------------------------------------
     def post(self, request: Request) -> _UploadWriter:
         raise NotImplementedError(
-            "post: 411 when the request has neither Content-Length nor Transfer-Encoding (header(request, b'content-length')); 413 when Content-Length is past self.max_size, before reading a byte; else return an _UploadWriter: the connection feeds it the body"
+            "post: HTTPError(411) when the request has neither Content-Length nor "
+            "Transfer-Encoding (header(request, b'content-length')); 413 when "
+            "Content-Length is past self.max_size, before reading a byte; else return an "
+            "_UploadWriter: the connection feeds it the body"
         )
 
     # -- GET /uploads/{id} --------------------------------------------------------
     def get(self, request: Request, id: str) -> Response:
         raise NotImplementedError(
-            'get: 404 unless ID.fullmatch(id) (no request text ever reaches a path unchecked); open data_dir/uploads/<id> for reading; 404 when missing; 200 application/octet-stream with FileStream(file) as the body (given below: it streams the file)'
+            "get: 404 unless ID.fullmatch(id) (no request text ever reaches a path "
+            "unchecked); open data_dir/uploads/<id> for reading; 404 when missing; 200 "
+            "application/octet-stream with FileStream(file) as the body (given below: it "
+            "streams the file)"
         )
 
 
@@ -150,18 +155,21 @@ class _UploadWriter:
 
     def data(self, chunk: bytes) -> None:
         raise NotImplementedError(
-            'data: count the bytes (413 past max_size, after abort()), os.write them all to self.fd (a write may be short), update the sha256'
+            "data: count the bytes (413 past max_size, after abort()), os.write them all to "
+            "self.fd (a write may be short), update the sha256"
         )
 
     def end(self, trailers: Headers) -> Response:
         raise NotImplementedError(
-            'end: fsync and close the temp file, rename it to <id> (atomic), fsync the directory (_fsync_directory); 201 JSON {id, size, sha256} with Location: /uploads/<id>'
+            "end: fsync and close the temp file, rename it to <id> (atomic), fsync the "
+            "directory (_fsync_directory); json_response(201, {id, size, sha256}) with "
+            "Location: /uploads/<id>"
         )
 
     def abort(self) -> None:
         """The body will not complete: remove every trace of it. Safe to call twice."""
         raise NotImplementedError(
-            'abort: close the fd if open and delete the temp file; safe to call twice'
+            "abort: close the fd if open and delete the temp file; safe to call twice"
         )
 
 

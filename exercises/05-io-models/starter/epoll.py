@@ -80,12 +80,24 @@ class EpollServer:
     # -- the loop -----------------------------------------------------------------
     def serve_forever(self) -> None:
         raise NotImplementedError(
-            'serve_forever: until stopping (then until no peers or _stop_at): timeout = the earliest timer (self._timers[0][0] - now) or None (0.05 while stopping; while accepting is paused, no later than self._accept_at); for key, mask in self.selector.select(timeout): _LISTENER -> self._accept(), _WAKER -> self._drain_wakeups(), a _Peer -> _flush on EVENT_WRITE, _read on EVENT_READ; then self._run_timers(), and self._close_idle() when stopping, else re-register the listener once self._accept_at has passed. Finally close every peer, the selector, the listener and the eventfd'
+            "serve_forever: until stopping (then until no peers or _stop_at): timeout = the "
+            "earliest timer (self._timers[0][0] - now) or None (0.05 while stopping; while "
+            "accepting is paused, no later than self._accept_at); for key, mask in "
+            "self.selector.select(timeout): _LISTENER -> self._accept(), _WAKER -> "
+            "self._drain_wakeups(), a _Peer -> _flush on EVENT_WRITE, _read on EVENT_READ; "
+            "then self._run_timers(), and self._close_idle() when stopping, else "
+            "re-register the listener once self._accept_at has passed. Finally close every "
+            "peer, the selector, the listener and the eventfd"
         )
 
     def _accept(self) -> None:
         raise NotImplementedError(
-            '_accept: accept until BlockingIOError (the listener is non-blocking); an errno in OUT_OF_RESOURCES (EMFILE...): self._pause_accepting(exc) and return; per socket: self._short = False, tune(sock), setblocking(False), a _Peer with a Connection whose wake is lambda p=peer: self._wake(p) (and stopping = self._stopping), add to self._peers, register for EVENT_READ with the peer as data, self._schedule(peer)'
+            "_accept: accept until BlockingIOError (the listener is non-blocking); an errno "
+            "in OUT_OF_RESOURCES (EMFILE...): self._pause_accepting(exc) and return; per "
+            "socket: self._short = False, tune(sock), setblocking(False), a _Peer with a "
+            "Connection whose wake is lambda p=peer: self._wake(p) (and stopping = "
+            "self._stopping), add to self._peers, register for EVENT_READ with the peer as "
+            "data, self._schedule(peer)"
         )
 
     def _pause_accepting(self, exc: OSError) -> None:
@@ -100,18 +112,26 @@ class EpollServer:
 
     def _read(self, peer: _Peer) -> None:
         raise NotImplementedError(
-            "_read: one recv (BlockingIOError: nothing; other OSError: treat as b''), self._send(peer, peer.conn.receive_data(data)); on b'' mark the connection closing and self._finish(peer)"
+            "_read: one recv (BlockingIOError: nothing; other OSError: treat as b''), "
+            "self._send(peer, peer.conn.receive_data(data)); on b'' mark the connection "
+            "closing and self._finish(peer)"
         )
 
     # -- writing ------------------------------------------------------------------
     def _send(self, peer: _Peer, out: bytes) -> None:
         raise NotImplementedError(
-            '_send: if bytes are already waiting in peer.out, append; else send what the kernel takes now (BlockingIOError: nothing went; other OSError: close) and keep the rest in peer.out; watch EVENT_WRITE exactly while peer.out is not empty (_want_write); then self._finish(peer)'
+            "_send: if bytes are already waiting in peer.out, append; else send what the "
+            "kernel takes now (BlockingIOError: nothing went; other OSError: close) and "
+            "keep the rest in peer.out; watch EVENT_WRITE exactly while peer.out is not "
+            "empty (_want_write); then self._finish(peer)"
         )
 
     def _flush(self, peer: _Peer) -> None:
         raise NotImplementedError(
-            '_flush: the socket is writable again: send from peer.out, del what went, _want_write(peer, bool(peer.out)); once empty with a tick held back (peer.stalled_at, see _tick), clear stalled_at and self._send(peer, peer.conn.tick()); else self._finish(peer)'
+            "_flush: the socket is writable again: send from peer.out, del what went, "
+            "_want_write(peer, bool(peer.out)); once empty with a tick held back "
+            "(peer.stalled_at, see _tick), clear stalled_at and self._send(peer, "
+            "peer.conn.tick()); else self._finish(peer)"
         )
 
     def _want_write(self, peer: _Peer, want: bool) -> None:

@@ -17,7 +17,7 @@ from time import monotonic
 
 from ..app import App
 from ..config import ServerConfig
-from .sync import SyncServer
+from .sync import SyncServer, start_thread
 
 __all__ = ["PoolServer"]
 
@@ -27,20 +27,28 @@ class PoolServer(SyncServer):
 
     def __init__(self, app: App, config: ServerConfig) -> None:
         raise NotImplementedError(
-            '__init__: super().__init__(app, config); a queue.Queue of accepted sockets; config.workers threads (daemon, named worker-i) running self._work, started here: the pool exists before the first client'
+            "__init__: super().__init__(app, config); a queue.Queue of accepted sockets; "
+            "config.workers threads (threading.Thread, daemon, named worker-i) running "
+            "self._work, started here with start_thread (so signals reach the main thread): "
+            "the pool exists before the first client"
         )
 
     def dispatch(self, sock: socket.socket) -> None:
         raise NotImplementedError(
-            'dispatch: called by the accept loop for each connection: put it on the queue (never serve it here: that is the serial server)'
+            "dispatch: called by the accept loop for each connection: put it on the queue "
+            "(never serve it here: that is the serial server)"
         )
 
     def _work(self) -> None:
         raise NotImplementedError(
-            '_work: take sockets off the queue and self.handle(sock) each, until a None arrives'
+            "_work: take sockets off the queue and self.handle(sock) each, until a None "
+            "arrives"
         )
 
     def finish(self) -> None:
+        # Connections still queued were never served: close them.
         raise NotImplementedError(
-            'finish: close the queued sockets never served, put one None per worker, join them within config.shutdown_grace, then self.force_close()'
+            "finish: close the queued sockets never served, put one None per worker, join "
+            "them within config.shutdown_grace in all (a monotonic() deadline), then "
+            "self.force_close()"
         )

@@ -26,7 +26,8 @@ WORKERS = 64
 
 def _pool() -> ThreadPoolExecutor:
     raise NotImplementedError(
-        "_pool: one ThreadPoolExecutor(WORKERS, thread_name_prefix='offload'), made on first use and kept in the module global"
+        "_pool: one ThreadPoolExecutor(WORKERS, thread_name_prefix='offload'), made on "
+        "first use and kept in the module global"
     )
 
 
@@ -40,7 +41,8 @@ class Offloaded:
 
     def subscribe(self, wake: Wake) -> None:
         raise NotImplementedError(
-            "subscribe: when the future is done (add_done_callback, on the worker's thread), call wake(): the connection's I/O model then ticks it"
+            "subscribe: when the future is done (add_done_callback, on the worker's "
+            "thread), call wake(): the connection's I/O model then ticks it"
         )
 
     def poll(self) -> Response | None:
@@ -49,12 +51,11 @@ class Offloaded:
         )
 
     def cancel(self) -> None:
-        raise NotImplementedError(
-            'cancel: cancel the future (the client left)'
-        )
+        raise NotImplementedError("cancel: cancel the future (the client left)")
 
 
 def offload(fn: Callable[[], Response]) -> Offloaded:
     raise NotImplementedError(
-        'offload: submit fn to _pool() and return an Offloaded for the future - never call fn() here, on the I/O thread'
+        "offload: submit fn to _pool() and return an Offloaded for the future - never call "
+        "fn() here, on the I/O thread"
     )

@@ -133,7 +133,9 @@ class _Peer:
         # One tick answers every wake-up before it: a publish burst of 100 messages
         # schedules one tick per subscriber, not 100.
         raise NotImplementedError(
-            'wake: called from ANY thread (an offload worker, a publisher): hand self.tick to the loop with self.loop.call_soon_threadsafe - never touch the writer from another thread; self.woken: one scheduled tick answers a burst of wake-ups'
+            "wake: called from ANY thread (an offload worker, a publisher): hand self.tick "
+            "to the loop with self.loop.call_soon_threadsafe - never touch the writer from "
+            "another thread; self.woken: one scheduled tick answers a burst of wake-ups"
         )
 
     def tick(self) -> None:
@@ -162,7 +164,10 @@ class _Peer:
 
     def send(self, out: bytes) -> None:
         raise NotImplementedError(
-            'send: write out (unless the writer is closing; when bytes were still unsent and unsent + len(out) is past config.max_send_buffer: conn.connection_lost() and abort the transport); then close the writer if the connection is closing, else self.arm() the timer'
+            "send: write out (unless the writer is closing; when bytes were still unsent "
+            "and unsent + len(out) is past config.max_send_buffer: conn.connection_lost() "
+            "and abort the transport); then close the writer if the connection is closing, "
+            "else self.arm() the timer"
         )
 
     def arm(self) -> None:
@@ -212,12 +217,23 @@ class StreamsServer:
 
     async def _main(self) -> None:
         raise NotImplementedError(
-            '_main: remember the running loop, set_exception_handler(self._on_loop_error), self._deadlines = _Deadlines(loop), an asyncio.Event for stop(), asyncio.start_server(self._serve, sock=self.listener, backlog=...); async with it: await the event, close the server, close idle peers, wait (asyncio.sleep, up to config.shutdown_grace) for the rest, abort what is left and give their coroutines a moment to return'
+            "_main: remember the running loop, set_exception_handler(self._on_loop_error), "
+            "self._deadlines = _Deadlines(loop), an asyncio.Event for stop(), "
+            "asyncio.start_server(self._serve, sock=self.listener, backlog=...); async with "
+            "it: await the event, close the server, close idle peers, wait (asyncio.sleep, "
+            "up to config.shutdown_grace) for the rest, abort what is left and give their "
+            "coroutines a moment to return"
         )
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raise NotImplementedError(
-            "_serve: one coroutine per connection: tune the socket, a _Peer(writer, self._loop, self.config, self._deadlines) with a Connection(app, config, peer.wake), add it to self._peers, peer.arm(); loop until conn.closing: await writer.drain() first while the transport still holds unsent bytes (backpressure), data = await reader.read(READ_SIZE) (OSError: stop), peer.send(conn.receive_data(data)), stop at b''. Finally: forget the peer, cancel its timer and its held tick, conn.connection_lost(), close the writer"
+            "_serve: one coroutine per connection: tune the socket, a _Peer(writer, "
+            "self._loop, self.config, self._deadlines) with a Connection(app, config, "
+            "peer.wake), add it to self._peers, peer.arm(); loop until conn.closing: await "
+            "writer.drain() first while the transport still holds unsent bytes "
+            "(backpressure), data = await reader.read(READ_SIZE) (OSError: stop), "
+            "peer.send(conn.receive_data(data)), stop at b''. Finally: forget the peer, "
+            "cancel its timer and its held tick, conn.connection_lost(), close the writer"
         )
 
     def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:

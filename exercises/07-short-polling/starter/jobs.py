@@ -1,5 +1,11 @@
 """Short polling with a handle, and long polling for the end of the work.
 
+This is the exercise's starter: the names, signatures and docstrings are the lab's;
+each body raises NotImplementedError with a hint.
+Exercise 07 is short polling (start, status, the clock); exercise 08 adds `?wait=S`
+(JobWait, waiter_count, waking the waiters when a job ends): in 07 leave those
+raising, in 08 start from your 07 `jobs.py`.
+
     POST /jobs        {"seconds": s}  -> 202 Accepted, Location: /jobs/{id}, the job
     GET /jobs/{id}                    -> 200 {"id", "state", "progress", "result"}
     GET /jobs/{id}?wait=S             -> the same, once the job is done or S seconds pass
@@ -28,12 +34,6 @@ left) so no waiter outlives its client.
 Job states: "running" -> "done" (with `result`). Ids are `secrets.token_hex(8)` and
 validated by `ID`. At most `MAX_RUNNING` jobs run at once (more: 503 with Retry-After);
 the newest `MAX_KEPT` jobs are kept, older finished ones are forgotten (then 404).
-
-This is the exercise's starter: the names, signatures and docstrings are the lab's;
-each body raises NotImplementedError with a hint.
-Exercise 07 is short polling (start, status, the clock); exercise 08 adds `?wait=S`
-(JobWait, waiter_count, waking the waiters when a job ends): in 07 leave those
-raising, in 08 start from your 07 `jobs.py`.
 """
 from __future__ import annotations
 
@@ -78,7 +78,8 @@ class Job:
     def view(self) -> dict:
         raise NotImplementedError(
             'the job as JSON: {"id", "state", "progress", "result"} (round progress to 3 '
-            'places)')
+            'places)'
+        )
 
 
 class Jobs:
@@ -94,44 +95,62 @@ class Jobs:
     # -- POST /jobs --------------------------------------------------------------------
     def start(self, request: Request, body: bytes, trailers: Headers) -> Response:
         raise NotImplementedError(
-            'parse the body (_seconds), make a Job, get the work going off this thread (the '
-            "clock), and answer 202 with the job's view and Location: /jobs/{id} - at once, "
-            'without waiting for the job')
+            "parse the body (_seconds), make a Job (secrets.token_hex(8); HTTPError 503 "
+            "with Retry-After when MAX_RUNNING jobs run), get the work going off this "
+            "thread (the clock, with a heapq of due times), and answer 202 (json_response) "
+            "with the job's view and Location: /jobs/{id} - at once, without waiting for "
+            "the job"
+        )
 
     # -- GET /jobs/{id}[?wait=S] --------------------------------------------------------
     def status(self, request: Request, id: str) -> Response | JobWait:
         raise NotImplementedError(
-            "404 for an id you do not know (or that does not match ID); else 200 with the job's"
-            ' view; with ?wait=S (exercise 08) and the job running, return a JobWait instead')
+            "404 (HTTPError) for an id you do not know (or that does not match ID); else "
+            "200 with the job's view (json_response); with ?wait=S (exercise 08: "
+            "query_params(split_target(request.target)[1]), query_number, at most "
+            "LONG_POLL_MAX_WAIT) and the job running, return a JobWait instead"
+        )
 
     def waiter_count(self) -> int:
         """Long polls held on jobs right now (a test reads it via /stats)."""
-        raise NotImplementedError('exercise 08: the number of JobWaits subscribed right now, over every job')
+        raise NotImplementedError(
+            "exercise 08: the number of JobWaits subscribed right now, over every job"
+        )
 
     # -- the clock thread: the work, off the I/O path ------------------------------------
     def _ensure_clock(self) -> None:
-        raise NotImplementedError('start the clock thread (a daemon thread running _run_clock), once')
+        raise NotImplementedError(
+            "start the clock thread (a daemon thread running _run_clock), once"
+        )
 
     def _run_clock(self) -> None:
         raise NotImplementedError(
             "the clock thread's loop: wait (on a Condition) until a job is due, advance it, "
-            'wake the waiters of jobs that just finished (outside the lock), repeat')
+            "wake the waiters of jobs that just finished (outside the lock), repeat"
+        )
 
     def _advance(self, job: Job, now: float) -> bool:
         """Move `job` on; True when it has just finished."""
         raise NotImplementedError(
             'progress = elapsed / seconds while running, due again a TICK later; at the end '
             'progress 1, result {"slept": seconds}, state "done" set last; True when it has '
-            'just finished')
+            'just finished'
+        )
 
     def _forget_old(self) -> None:
-        raise NotImplementedError('keep at most MAX_KEPT jobs: forget the oldest finished ones')
+        raise NotImplementedError(
+            "keep at most MAX_KEPT jobs: forget the oldest finished ones"
+        )
 
     def _subscribe(self, job: Job, wake: Callable[[], None]) -> None:
-        raise NotImplementedError("exercise 08: add `wake` to the job's waiters, under the lock")
+        raise NotImplementedError(
+            "exercise 08: add `wake` to the job's waiters, under the lock"
+        )
 
     def _unsubscribe(self, job: Job, wake: Callable[[], None]) -> None:
-        raise NotImplementedError("exercise 08: remove `wake` from the job's waiters, under the lock")
+        raise NotImplementedError(
+            "exercise 08: remove `wake` from the job's waiters, under the lock"
+        )
 
 
 class JobWait:
@@ -145,21 +164,25 @@ class JobWait:
 
     def subscribe(self, wake: Callable[[], None]) -> None:
         raise NotImplementedError(
-            'exercise 08: remember `wake` and subscribe it to the job (Jobs._subscribe)')
+            "exercise 08: remember `wake` and subscribe it to the job (Jobs._subscribe)"
+        )
 
     def poll(self) -> Response | None:
         raise NotImplementedError(
-            'exercise 08: None while the job runs and the deadline is ahead; else cancel() and '
-            'answer 200')
+            "exercise 08: None while the job runs and the deadline is ahead; else cancel() "
+            "and answer 200"
+        )
 
     def cancel(self) -> None:
         raise NotImplementedError(
-            'exercise 08: unsubscribe your wake, once (cancel may come after poll already did '
-            'it)')
+            "exercise 08: unsubscribe your wake, once (cancel may come after poll already "
+            "did it)"
+        )
 
 
 def _seconds(body: bytes) -> float:
     """`{"seconds": s}`, 0 <= s <= MAX_SECONDS; 400 for anything else."""
     raise NotImplementedError(
         'json.loads the body; 400 unless it is an object whose "seconds" is a number (not a '
-        'bool) between 0 and MAX_SECONDS')
+        'bool) between 0 and MAX_SECONDS'
+    )

@@ -1,5 +1,10 @@
 """Topics: publish to the broker, and read it by short polling or long polling.
 
+This is the exercise's starter: the names, signatures and docstrings are the lab's;
+each body raises NotImplementedError with a hint.
+The broker (`lab/broker.py`) is the lab's: use it. Never sleep or loop in a route or
+a Deferred: on `--io epoll` one thread serves every connection.
+
     POST /topics/{t}                  body = the message -> 201 {"offset": n}
     GET /topics/{t}?after=N           -> 200 {"messages": [...], "next": n,
                                               "oldest": o, "pruned": false}
@@ -40,11 +45,6 @@ Choices, documented here and in the README:
 - `GET /topics/{t}/stats` exposes the broker's waiter count for that topic: long polls
   held right now, plus any SSE/WebSocket subscribers. Tests use it to show that waiters
   whose clients left are freed.
-
-This is the exercise's starter: the names, signatures and docstrings are the lab's;
-each body raises NotImplementedError with a hint.
-The broker (`lab/broker.py`) is the lab's: use it. Never sleep or loop in a route or
-a Deferred: on `--io epoll` one thread serves every connection.
 """
 from __future__ import annotations
 
@@ -70,19 +70,23 @@ MAX_BATCH = 1000
 
 
 def check_topic(topic: str) -> str:
-    raise NotImplementedError('400 (HTTPError) unless TOPIC matches the whole name; else return the name')
+    raise NotImplementedError(
+        "400 (HTTPError) unless TOPIC matches the whole name; else return the name"
+    )
 
 
 def message_view(message: Message) -> dict:
     """One message as JSON: UTF-8 text, plus base64 of the bytes if they are not UTF-8."""
     raise NotImplementedError(
-        '{"offset", "data" (UTF-8 text), "time"}; bytes that are not UTF-8: data decoded with '
-        '"replace" plus "data_base64"')
+        '{"offset", "data" (UTF-8 text), "time"}; bytes that are not UTF-8: data decoded '
+        'with "replace" plus "data_base64" (base64)'
+    )
 
 
 def batch_view(batch: Batch) -> dict:
     raise NotImplementedError(
-        '{"messages": [message_view(m) ...], "next", "oldest", "pruned"} from the Batch')
+        '{"messages": [message_view(m) ...], "next", "oldest", "pruned"} from the Batch'
+    )
 
 
 class Topics:
@@ -95,20 +99,26 @@ class Topics:
     def publish(self, request: Request, topic: str) -> BodyReader:
         """The name is checked on the head, before a byte of the message is read."""
         raise NotImplementedError(
-            'check the name, then return buffered(handler)(request): the handler gets the whole'
-            ' body, publishes it to the broker and answers 201 {"offset": n}')
+            'check the name, then return buffered(handler)(request): the handler (request, '
+            'body, trailers: Headers) gets the whole body, publishes it to the broker and '
+            'answers 201 {"offset": n}'
+        )
 
     # -- GET /topics/{t}[?after=N][&wait=S][&limit=L] -------------------------------------
     def read(self, request: Request, topic: str) -> Response | TopicWait:
         raise NotImplementedError(
-            'after, limit and wait from the query (query_number); read the broker; answer at '
-            'once if there are messages, no wait, or after is past the last offset; else return'
-            ' a TopicWait')
+            "after, limit and wait from the query "
+            "(query_params(split_target(request.target)[1]), query_number; wait at most "
+            "LONG_POLL_MAX_WAIT); read the broker; answer at once (json_response) if there "
+            "are messages, no wait, or after is past the last offset; else return a "
+            "TopicWait (deadline: monotonic() + wait)"
+        )
 
     # -- GET /topics/{t}/stats --------------------------------------------------------
     def stats(self, request: Request, topic: str) -> Response:
         raise NotImplementedError(
-            '{"topic", "waiters": broker.waiter_count(topic), "last", "oldest"} as JSON')
+            '{"topic", "waiters": broker.waiter_count(topic), "last", "oldest"} as JSON'
+        )
 
 
 class TopicWait:
@@ -125,13 +135,17 @@ class TopicWait:
 
     def subscribe(self, wake: Callable[[], None]) -> None:
         raise NotImplementedError(
-            'subscribe `wake` to the topic in the broker; keep the Subscription for cancel()')
+            "subscribe `wake` to the topic in the broker; keep the Subscription for "
+            "cancel()"
+        )
 
     def poll(self) -> Response | None:
         raise NotImplementedError(
-            'read again: messages (or the deadline passed) -> cancel() and answer 200; else '
-            'None (keep waiting); never sleep here')
+            "read again: messages (or the deadline passed) -> cancel() and answer 200; else "
+            "None (keep waiting); never sleep here"
+        )
 
     def cancel(self) -> None:
         raise NotImplementedError(
-            'unsubscribe from the broker, once (cancel may come after poll already did it)')
+            "unsubscribe from the broker, once (cancel may come after poll already did it)"
+        )

@@ -1,5 +1,9 @@
 """Server-Sent Events: the ``text/event-stream`` encoder and parser, sans-I/O.
 
+This is the exercise's starter: the names, signatures and docstrings are the lab's;
+each body raises NotImplementedError with a hint. The spec's own words are the best
+guide: keep the section open beside you and write one branch per sentence.
+
 Implements WHATWG HTML, "Server-sent events":
   §9.2.5 "Parsing an event stream" (BOM, line ends, the stream grammar),
   §9.2.6 "Interpreting an event stream" (fields, dispatch, last event ID, retry),
@@ -22,10 +26,6 @@ Encoder note: the spec's line ends are CR, LF and CRLF, and a parser joins the
 ``data`` lines of one event with LF. So a payload containing CR or CRLF comes out of
 any spec-following parser with LF in their place: ``"a\\r\\nb"`` and ``"a\\rb"`` are
 received as ``"a\\nb"``. That is the spec, not a loss we could avoid.
-
-This is the exercise's starter: the names, signatures and docstrings are the lab's;
-each body raises NotImplementedError with a hint. The spec's own words are the best
-guide: keep the section open beside you and write one branch per sentence.
 """
 
 from __future__ import annotations
@@ -99,49 +99,57 @@ class EventStreamParser:
     def receive_data(self, data: bytes) -> list[Event | Comment]:
         """Feed bytes; ``b""`` ends the stream. Returns the events completed."""
         raise NotImplementedError(
-            'buffer the bytes; strip one leading BOM; cut complete lines at CR, LF or CRLF (a '
-            "CRLF may be split across two calls); process each line; b'' is the end of the "
-            'stream: drop what is pending')
+            "buffer the bytes; strip one leading BOM; cut complete lines at CR, LF or CRLF "
+            "(a CRLF may be split across two calls); process each line; b'' is the end of "
+            "the stream: drop what is pending"
+        )
 
     def _strip_bom(self) -> bool:
         """Drop one leading BOM. False while the first bytes may still become one."""
         raise NotImplementedError(
-            'drop one leading BOM; return False while the first bytes may still become one')
+            "drop one leading BOM; return False while the first bytes may still become one"
+        )
 
     def _end_of_stream(self) -> list[Event | Comment]:
         # "Once the end of the file is reached, any pending data must be discarded.
         # (If the file ends in the middle of an event, before the final empty line,
         # the incomplete event is not dispatched.)"
-        raise NotImplementedError('the stream ended: an unterminated event is discarded, not dispatched')
+        raise NotImplementedError(
+            "the stream ended: an unterminated event is discarded, not dispatched"
+        )
 
     def _process_line(self, raw: bytes, out: list[Event | Comment]) -> None:
         raise NotImplementedError(
-            "decode as UTF-8 (errors='replace'); blank: dispatch; ':' first: a comment; else "
-            "field ':' value with one leading space removed, or the whole line as the field "
-            'with an empty value')
+            "decode as UTF-8 (errors='replace'); blank: dispatch; ':' first: a comment; "
+            "else field ':' value with one leading space removed, or the whole line as the "
+            "field with an empty value"
+        )
 
     def _process_field(self, field: str, value: str) -> None:
         raise NotImplementedError(
-            'event / data / id (unless it contains NUL) / retry (ASCII digits only); anything '
-            'else is ignored')
-        # "Otherwise: The field is ignored."
+            "event / data / id (unless it contains NUL) / retry (ASCII digits only); "
+            "anything else is ignored"
+        )
 
     def _dispatch(self) -> Event | None:
         # "1. Set the last event ID string of the event source to the value of the
         # last event ID buffer." (Even when no event follows: an id-only block counts.)
         raise NotImplementedError(
-            'set last_event_id from the id buffer; no data lines: reset the type, no event; '
-            'else an Event with the data lines joined by LF, then reset data and type')
+            "set last_event_id from the id buffer; no data lines: reset the type, no event; "
+            "else an Event with the data lines joined by LF, then reset data and type"
+        )
 
 
 def _strip_one_space(value: str) -> str:
-    raise NotImplementedError('the value without one leading U+0020 SPACE, if it has one')
+    raise NotImplementedError("the value without one leading U+0020 SPACE, if it has one")
 
 
 def _field(name: bytes, value: str) -> bytes:
     # "If value starts with a U+0020 SPACE character, remove it from value": always
     # writing "name: value" makes a value that itself starts with a space survive.
-    raise NotImplementedError('`name: value` and LF (`name:` alone for an empty value), the value as UTF-8')
+    raise NotImplementedError(
+        "`name: value` and LF (`name:` alone for an empty value), the value as UTF-8"
+    )
 
 
 def encode_event(
@@ -161,8 +169,10 @@ def encode_event(
     ``id`` may not contain NUL (a parser ignores such an id): ValueError.
     """
     raise NotImplementedError(
-        '`event: `, `id: `, `retry: ` lines, then one `data: ` line per line of data (split at '
-        'CRLF, CR and LF), then the blank line; ValueError for CR/LF in event or id, NUL in id')
+        "`event: `, `id: `, `retry: ` lines, then one `data: ` line per line of data (split "
+        "at CRLF, CR and LF), then the blank line; ValueError for CR/LF in event or id, NUL "
+        "in id"
+    )
 
 
 def encode_comment(text: str = "") -> bytes:
@@ -173,10 +183,12 @@ def encode_comment(text: str = "") -> bytes:
     comment line (one starting with a ':' character) every 15 seconds or so." (§9.2.7)
     A comment dispatches nothing, so it may be sent between any two events.
     """
-    raise NotImplementedError('one `: line` per line of text (`:` alone for an empty line)')
+    raise NotImplementedError("one `: line` per line of text (`:` alone for an empty line)")
 
 
 def encode_retry(ms: int) -> bytes:
     """``retry: ms``: the client's reconnection time. Takes effect when parsed."""
     raise NotImplementedError(
-        '`retry: <ms>` and a line end; ValueError unless ms is a non-negative int (not a bool)')
+        "`retry: <ms>` and a line end; ValueError unless ms is a non-negative int (not a "
+        "bool)"
+    )

@@ -1,5 +1,9 @@
 """The WebSocket frame codec, sans-I/O: bytes in, messages out; messages in, bytes out.
 
+This is the exercise's starter: the names, signatures and docstrings are the lab's;
+each body raises NotImplementedError with a hint. `protocols.errors` (HTTPError,
+WebSocketError) is the lab's: use it.
+
 Implements RFC 6455:
   §5.2 base framing (FIN, RSV1-3, opcode, MASK, 7/16/64-bit payload length),
   §5.3 client-to-server masking, §5.4 fragmentation, §5.5 control frames
@@ -23,10 +27,6 @@ Choices, documented where the RFC leaves room:
   prefix ourselves so that case fails as early as the others.
 - An EOF in the middle of a frame or of a fragmented message is ``WebSocketError``
   1006 ("abnormal closure"), a code that is never sent on the wire (§7.4.1).
-
-This is the exercise's starter: the names, signatures and docstrings are the lab's;
-each body raises NotImplementedError with a hint. `protocols.errors` (HTTPError,
-WebSocketError) is the lab's: use it.
 """
 
 from __future__ import annotations
@@ -142,7 +142,9 @@ def is_valid_close_code(code: int) -> bool:
     a Close control frame"; 0-999 are "not used", 1016-2999 are reserved for future
     revisions of the RFC; 3000-4999 are for libraries, frameworks and applications.
     """
-    raise NotImplementedError('1000-1003, 1007-1014 and 3000-4999 may be sent in a Close frame; nothing else')
+    raise NotImplementedError(
+        "1000-1003, 1007-1014 and 3000-4999 may be sent in a Close frame; nothing else"
+    )
 
 
 def apply_mask(data: bytes | bytearray | memoryview, mask: bytes, offset: int = 0) -> bytes:
@@ -155,8 +157,9 @@ def apply_mask(data: bytes | bytearray | memoryview, mask: bytes, offset: int = 
     takes ~100 ms.
     """
     raise NotImplementedError(
-        'XOR octet i with mask[(offset + i) % 4]; fast: one int.from_bytes XOR, not a Python '
-        'loop per byte')
+        "XOR octet i with mask[(offset + i) % 4]; fast: one int.from_bytes XOR, not a "
+        "Python loop per byte"
+    )
 
 
 @dataclass
@@ -185,7 +188,8 @@ class FrameParser:
     def receive_data(self, data: bytes) -> None:
         """Buffer bytes from the peer; ``b""`` means the peer closed its side."""
         raise NotImplementedError(
-            "append to your buffer; b'' marks EOF (feeding after EOF is a RuntimeError)")
+            "append to your buffer; b'' marks EOF (feeding after EOF is a RuntimeError)"
+        )
 
     def next_event(self) -> FrameEvent | Signal:
         """The next complete event, ``NEED_DATA``, or ``END_OF_STREAM`` after EOF.
@@ -194,39 +198,45 @@ class FrameParser:
         call raises the same error.
         """
         raise NotImplementedError(
-            'the next event, NEED_DATA or END_OF_STREAM; once a WebSocketError was raised, '
-            'raise the same one again on every call')
+            "the next event, NEED_DATA or END_OF_STREAM; once a WebSocketError was raised, "
+            "raise the same one again on every call"
+        )
 
     def _next_event(self) -> FrameEvent | Signal:
         raise NotImplementedError(
-            'loop: read a header if none is pending, then its payload; return the first event')
+            "loop: read a header if none is pending, then its payload; return the first "
+            "event"
+        )
 
     def _out_of_data(self) -> Signal:
         raise NotImplementedError(
-            'NEED_DATA before EOF; after EOF: END_OF_STREAM, or 1006 when cut mid-frame')
+            "NEED_DATA before EOF; after EOF: END_OF_STREAM, or 1006 when cut mid-frame"
+        )
 
     # --- header --------------------------------------------------------------------
 
     def _read_header(self) -> _Header | None:
         raise NotImplementedError(
-            '2 bytes, then 2 or 8 length bytes (minimal lengths only, 64-bit top bit 0), then '
-            'the 4-byte mask; check everything before waiting for the payload; None while '
-            'incomplete')
+            "2 bytes, then 2 or 8 length bytes (struct.unpack_from) (minimal lengths only, "
+            "64-bit top bit 0), then the 4-byte mask; check everything before waiting for "
+            "the payload; None while incomplete"
+        )
 
     def _check_opcode(self, first: int) -> Opcode:
         # §5.2: "RSV1, RSV2, RSV3: 1 bit each. MUST be 0 unless an extension is
         # negotiated that defines meanings for non-zero values. If a nonzero value is
         # received and none of the negotiated extensions defines the meaning of such a
         # nonzero value, the receiving endpoint MUST _Fail the WebSocket Connection_."
-        raise NotImplementedError('RSV bits set or a reserved opcode: WebSocketError(1002)')
+        raise NotImplementedError("RSV bits set or a reserved opcode: WebSocketError(1002)")
 
     def _check_first_bytes(self, fin: bool, opcode: Opcode, masked: bool, length: int) -> None:
         # §5.1: "The server MUST close the connection upon receiving a frame that is
         # not masked." / "A client MUST close a connection if it detects a masked
         # frame." (Status code 1002, per §7.4.1.)
         raise NotImplementedError(
-            'the MASK bit for your side; control frames <= 125 bytes and FIN set; continuation '
-            'only inside a message, no new data frame inside one')
+            "the MASK bit for your side; control frames <= 125 bytes and FIN set; "
+            "continuation only inside a message, no new data frame inside one"
+        )
 
     def _check_size(self, length: int) -> None:
         # §10.4: "Implementations that have implementation- and/or platform-specific
@@ -234,37 +244,46 @@ class FrameParser:
         # from multiple frames MUST protect themselves against exceeding those
         # limits." 1009: "it has received a message that is too big for it to
         # process" (§7.4.1). Refused on the length field, before any payload is kept.
-        raise NotImplementedError('1009 when this frame would take the message past max_message')
+        raise NotImplementedError(
+            "1009 when this frame would take the message past max_message"
+        )
 
     # --- payload -------------------------------------------------------------------
 
     def _read_payload(self, header: _Header) -> FrameEvent | Signal | None:
         """Consume payload bytes; an event when one completes, None to go on."""
         raise NotImplementedError(
-            'consume payload bytes, unmask them at the right key offset; an event when a frame '
-            'completes, None to go on, NEED_DATA')
+            "consume payload bytes, unmask them at the right key offset; an event when a "
+            "frame completes, None to go on, NEED_DATA"
+        )
 
     def _data_chunk(self, header: _Header, chunk: bytes, final: bool) -> None:
         raise NotImplementedError(
-            'add a data chunk to the message; decode text incrementally (1007 on bad UTF-8)')
+            "add a data chunk to the message; decode text incrementally (1007 on bad UTF-8)"
+        )
 
     def _start_message(self, opcode: Opcode) -> None:
         raise NotImplementedError(
-            'a new TEXT or BINARY message: its opcode, size 0, a UTF-8 decoder for text')
+            "a new TEXT or BINARY message: its opcode, size 0, a UTF-8 decoder for text "
+            "(codecs.getincrementaldecoder)"
+        )
 
     def _finish_message(self) -> Message:
-        raise NotImplementedError('the complete Message; reset the message state')
+        raise NotImplementedError("the complete Message; reset the message state")
 
     def _control_event(self, opcode: Opcode, payload: bytes) -> FrameEvent:
-        raise NotImplementedError('Ping(payload), Pong(payload), or the Close parsed from the payload')
+        raise NotImplementedError(
+            "Ping(payload), Pong(payload), or the Close parsed from the payload"
+        )
 
 
 def _parse_close(payload: bytes) -> Close:
     # §5.5.1: "If there is a body, the first two bytes of the body MUST be a 2-byte
     # unsigned integer (in network byte order) representing a status code".
     raise NotImplementedError(
-        'empty: Close(); 1 byte: 1002; a code that may not be sent: 1002; reason not UTF-8: '
-        '1007')
+        "empty: Close(); 1 byte: 1002; a code that may not be sent: 1002; reason not UTF-8: "
+        "1007"
+    )
 
 
 # --- writers -----------------------------------------------------------------------
@@ -277,9 +296,10 @@ def encode_frame(opcode: Opcode | int, payload: bytes, fin: bool = True, mask: b
     client MUST mask all frames that it sends to the server".
     """
     raise NotImplementedError(
-        'FIN|opcode, then MASK|length in 7 bits (<126), 126 + 16 bits (<65536) or 127 + 64 '
-        'bits, then the mask and the masked payload; ValueError for a control frame over 125 '
-        'bytes or with fin=False')
+        "FIN|opcode, then MASK|length in 7 bits (<126), 126 + 16 bits (<65536) or 127 + 64 "
+        "bits, then the mask and the masked payload; ValueError for a control frame over "
+        "125 bytes or with fin=False"
+    )
 
 
 def encode_text(text: str, *, mask: bytes | None = None) -> bytes:
@@ -287,19 +307,20 @@ def encode_text(text: str, *, mask: bytes | None = None) -> bytes:
 
 
 def encode_binary(data: bytes, *, mask: bytes | None = None) -> bytes:
-    raise NotImplementedError('a BINARY frame of the data (encode_frame)')
+    raise NotImplementedError("a BINARY frame of the data (encode_frame)")
 
 
 def encode_ping(payload: bytes = b"", *, mask: bytes | None = None) -> bytes:
-    raise NotImplementedError('a PING frame of the payload (encode_frame)')
+    raise NotImplementedError("a PING frame of the payload (encode_frame)")
 
 
 def encode_pong(payload: bytes = b"", *, mask: bytes | None = None) -> bytes:
-    raise NotImplementedError('a PONG frame of the payload (encode_frame)')
+    raise NotImplementedError("a PONG frame of the payload (encode_frame)")
 
 
 def encode_close(code: int | None = 1000, reason: str = "", *, mask: bytes | None = None) -> bytes:
     """A Close frame; ``code=None`` sends an empty body (then ``reason`` must be empty)."""
     raise NotImplementedError(
-        'a CLOSE frame: 2-byte code + UTF-8 reason, or empty for code=None; ValueError for a '
-        'code that may not be sent or a body over 125 bytes')
+        "a CLOSE frame: 2-byte code + UTF-8 reason, or empty for code=None; ValueError for "
+        "a code that may not be sent or a body over 125 bytes"
+    )

@@ -1,5 +1,9 @@
 """The WebSocket opening handshake, both sides, sans-I/O.
 
+This is the exercise's starter: the names, signatures and docstrings are the lab's;
+each body raises NotImplementedError with a hint. `protocols.errors` (HTTPError,
+WebSocketError) is the lab's: use it.
+
 Implements RFC 6455 §4 "Opening Handshake":
   §4.1 client requirements (the request; checking the server's 101 response),
   §4.2.1 reading the client's opening handshake, §4.2.2 sending the server's,
@@ -21,10 +25,6 @@ Choices, all within the RFC:
 - No subprotocol and no extension is ever negotiated, so the RSV bits stay reserved
   and the frame codec rejects them. ``Host`` and ``Origin`` are for the HTTP layer and
   the app respectively.
-
-This is the exercise's starter: the names, signatures and docstrings are the lab's;
-each body raises NotImplementedError with a hint. `protocols.errors` (HTTPError,
-WebSocketError) is the lab's: use it.
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ def accept_key(key: bytes | str) -> str:
     "A SHA-1 hash (160 bits) [FIPS.180-3], base64-encoded (see Section 4 of
     [RFC4648]), of this concatenation is then returned in the server's handshake."
     """
-    raise NotImplementedError('base64 of the SHA-1 of key + GUID (the key as sent: a string, not decoded)')
+    raise NotImplementedError(
+        "base64 of the SHA-1 (hashlib) of key + GUID (the key as sent: a string, not "
+        "decoded)"
+    )
 
 
 def server_handshake(method: bytes, headers: Headers) -> Headers:
@@ -74,10 +77,12 @@ def server_handshake(method: bytes, headers: Headers) -> Headers:
     Raises ``HTTPError`` (400, or 426 carrying ``Sec-WebSocket-Version: 13``) when the
     request is not a version-13 WebSocket handshake (§4.2.1, §4.4).
     """
+    # §4.2.1 item 1: "An HTTP/1.1 or higher GET request, including a "Request-URI""
     raise NotImplementedError(
-        'GET, Upgrade: websocket, Connection: Upgrade (case-insensitive tokens), version 13 '
-        '(else 426 with Sec-WebSocket-Version: 13), exactly one key that decodes to 16 bytes; '
-        "return the 101's headers")
+        "GET, Upgrade: websocket, Connection: Upgrade (case-insensitive tokens), version 13 "
+        "(else 426 with Sec-WebSocket-Version: 13), exactly one key that decodes to 16 "
+        "bytes; return the 101's headers"
+    )
 
 
 def client_handshake_request(host: str, path: str, key: str | None = None) -> tuple[bytes, str]:
@@ -88,7 +93,9 @@ def client_handshake_request(host: str, path: str, key: str | None = None) -> tu
     needs it.
     """
     raise NotImplementedError(
-        'the GET request bytes with a fresh base64 key of 16 random bytes; return (bytes, key)')
+        "the GET request bytes with a fresh base64 key of 16 random bytes (os.urandom); "
+        "return (bytes, key)"
+    )
 
 
 def check_server_response(status: int, headers: Headers, key: str) -> None:
@@ -100,20 +107,30 @@ def check_server_response(status: int, headers: Headers, key: str) -> None:
     sent before the handshake completes, so the code only records the reason: the
     caller closes the TCP connection.
     """
+    # "If the status code received from the server is not 101, the client handles the
+    # response per HTTP [RFC2616] procedures."
     raise NotImplementedError(
-        '101, Upgrade and Connection tokens, the right Sec-WebSocket-Accept, no extension or '
-        'subprotocol; else WebSocketError(1002, ...)')
+        "101, Upgrade and Connection tokens, the right Sec-WebSocket-Accept, no extension "
+        "or subprotocol; else WebSocketError(1002, ...)"
+    )
 
 
 def _values(headers: Headers, name: bytes) -> list[bytes]:
     """Every value of header ``name`` (ASCII case-insensitive), in order."""
-    raise NotImplementedError('every value of the header `name` (names compared case-insensitively)')
+    raise NotImplementedError(
+        "every value of the header `name` (names compared case-insensitively)"
+    )
 
 
 def _tokens(headers: Headers, name: bytes) -> set[bytes]:
     """The comma-separated tokens of every ``name`` header, lower-cased (RFC 9110 §5.6.1)."""
-    raise NotImplementedError('the comma-separated tokens of every `name` header, stripped and lower-cased')
+    raise NotImplementedError(
+        "the comma-separated tokens of every `name` header, stripped and lower-cased"
+    )
 
 
 def _is_valid_key(key: bytes) -> bool:
-    raise NotImplementedError('base64 (validate=True) that decodes to exactly 16 bytes')
+    raise NotImplementedError(
+        "base64 (b64decode with validate=True; bad input raises binascii.Error) that "
+        "decodes to exactly 16 bytes"
+    )

@@ -1,5 +1,9 @@
 """WebSocket push from the broker: `GET /topics/{t}/ws` (RFC 6455).
 
+This is the exercise's starter: the names, signatures and docstrings are the lab's;
+each body raises NotImplementedError with a hint. The sans-I/O core (`protocols.websocket`:
+`WebSocketConnection`, `server_handshake`, `encode_frame`) and the broker are the lab's: use them.
+
 The handshake is `protocols.websocket.handshake.server_handshake`: a version-13 GET with
 `Upgrade: websocket`, `Connection: Upgrade` and a 16-byte key gets `101 Switching
 Protocols`; anything else gets the core's 400, or 426 with `Sec-WebSocket-Version: 13`.
@@ -37,10 +41,6 @@ Choices (also in the README):
 - **Origin** is not checked: the lab has no cookies or credentials to protect.
 - The session's subscription is freed as soon as it is closed (Close handshake, a
   protocol error, or the TCP connection lost).
-
-This is the exercise's starter: the names, signatures and docstrings are the lab's;
-each body raises NotImplementedError with a hint. The sans-I/O core (`protocols.websocket`:
-`WebSocketConnection`, `server_handshake`, `encode_frame`) and the broker are the lab's: use them.
 """
 from __future__ import annotations
 
@@ -74,15 +74,17 @@ def encode_push(offset: int, data: bytes) -> bytes:
     """One broker message as a server text frame (unmasked). Small ones are cached:
     every subscriber of a topic sends the same bytes."""
     raise NotImplementedError(
-        'one TEXT frame (encode_frame, unmasked) of the JSON {"offset": n, "data": text}; data '
-        'that is not UTF-8: "replace" plus "data_base64"')
+        'one TEXT frame (encode_frame(Opcode.TEXT, ...), unmasked) of the JSON (json.dumps) '
+        '{"offset": n, "data": text}; data that is not UTF-8: "replace" plus "data_base64" '
+        '(base64)'
+    )
 
 
 def _encode_push(offset: int, data: bytes) -> bytes:
-    raise NotImplementedError('the uncached encoder encode_push uses')
+    raise NotImplementedError("the uncached encoder encode_push uses")
 
 
-_encode_cached = lru_cache(maxsize=CACHE_ENTRIES)(_encode_push)  # a cache of encodings
+_encode_cached = lru_cache(maxsize=CACHE_ENTRIES)(_encode_push)
 
 
 class WebSocketSession:
@@ -100,50 +102,66 @@ class WebSocketSession:
     # -- the Session face (lab/app.py) ---------------------------------------------------
     def start(self, trailing: bytes, wake: Wake) -> bytes:
         raise NotImplementedError(
-            'subscribe `wake` to the topic; return the frames already due (_push), then handle '
-            'any `trailing` bytes like receive_data')
+            "subscribe `wake` to the topic; return the frames already due (_push), then "
+            "handle any `trailing` bytes like receive_data"
+        )
 
     def receive_data(self, data: bytes) -> bytes:
         raise NotImplementedError(
-            'feed self.ws; for each event: a Message is published to the topic (text as UTF-8);'
-            ' a Close: push what is due first; after every event append ws.data_to_send() '
-            '(Pongs, Closes); a WebSocketError: send the Close it queued; then push; then '
-            '_check_closed()')
+            "feed self.ws; for each event until NEED_DATA or END_OF_STREAM: a Message is "
+            "published to the topic (text as UTF-8); a Close: push what is due first; after "
+            "every event append ws.data_to_send() (Pongs, Closes); a WebSocketError: send "
+            "the Close it queued; then push; then _check_closed()"
+        )
 
     def tick(self) -> bytes:
         raise NotImplementedError(
-            'called when woken or at the deadline: push what is new while the socket is OPEN')
+            "called when woken or at the deadline: push what is new while the socket is "
+            "OPEN (State.OPEN)"
+        )
 
     def connection_lost(self) -> None:
-        raise NotImplementedError('the TCP connection is gone: closing = True and unsubscribe')
+        raise NotImplementedError(
+            "the TCP connection is gone: closing = True and unsubscribe"
+        )
 
     # -- pushing ------------------------------------------------------------------------
     def _push(self, limit: bool = True) -> bytes:
         """Frames for the messages after our cursor: at most BURST bytes per turn (or
         one whole batch, `limit=False`, when no turn will follow: before our Close)."""
         raise NotImplementedError(
-            'read the broker after self.after; one encode_push frame per message; move '
-            'self.after')
+            "read the broker after self.after; one encode_push frame per message; move "
+            "self.after; at most BURST bytes a turn (limit), and with more to send, "
+            "deadline = monotonic() (come back at once)"
+        )
 
     def _check_closed(self) -> None:
         raise NotImplementedError(
-            'once self.ws.state is CLOSED: closing = True (the I/O model closes TCP), deadline '
-            'None, unsubscribe')
+            "once self.ws.state is State.CLOSED: closing = True (the I/O model closes TCP), "
+            "deadline None, unsubscribe"
+        )
 
     def _unsubscribe(self) -> None:
-        raise NotImplementedError('unsubscribe from the broker, once (it may be called twice)')
+        raise NotImplementedError(
+            "unsubscribe from the broker, once (it may be called twice)"
+        )
 
     @property
     def subscribed(self) -> bool:
-        raise NotImplementedError('whether the session is still subscribed')
+        raise NotImplementedError("whether the session is still subscribed")
 
 
 def _start_offset(request: Request) -> int:
-    raise NotImplementedError('the ?after=N query (0 by default); 400 unless decimal digits')
+    raise NotImplementedError(
+        "the ?after=N query (query_params(split_target(request.target)[1]); 0 by default); "
+        "400 (HTTPError) unless decimal digits"
+    )
 
 
 def websocket_response(broker: Broker, topic: str, request: Request, max_message: int) -> Response:
     """The 101 that hands the connection to a session, or the core's 400/426."""
+    # §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
     raise NotImplementedError(
         "HTTP/1.1 only (else 400); server_handshake() gives the 101's headers (or raises "
-        '400/426); return Response(101, headers, session=WebSocketSession(...))')
+        "400/426); return Response(101, headers, session=WebSocketSession(...))"
+    )
