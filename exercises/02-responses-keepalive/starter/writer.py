@@ -63,6 +63,13 @@ def http_date() -> bytes:
     )
 
 
+def _new_second(now: int) -> None:
+    raise NotImplementedError(
+        "_new_second (a helper of http_date, yours to keep or drop): format the date of "
+        "this second once (the reference also forgets the heads it built with the old Date)"
+    )
+
+
 def response_head(
     status: int,
     headers: Headers,
@@ -79,6 +86,16 @@ def response_head(
         "Content-Length when length is known, else Transfer-Encoding: chunked (or, "
         "chunked=False, no framing and Connection: close); none of them for 1xx/204/304; "
         "Connection: close when not keep_alive; then the empty line"
+    )
+
+
+def _build_head(
+    status: int, headers: Headers, length: int | None, keep_alive: bool, chunked: bool
+) -> bytes:
+    raise NotImplementedError(
+        "_build_head (a helper of response_head, yours to keep or drop): the reference "
+        "builds each distinct head once a second and reuses it; a plain response_head that "
+        "builds every head is just as correct"
     )
 
 

@@ -112,11 +112,15 @@ class _Deadlines:
 class _Peer:
     """One connection's state outside its coroutine: what callbacks need to reach."""
 
-    __slots__ = ("conn", "writer", "timer", "armed_for", "loop", "config", "woken", "held", "deadlines")
+    __slots__ = ("conn", "writer", "transport", "timer", "armed_for", "loop", "config", "woken", "held",
+                 "deadlines")
 
     def __init__(self, writer: asyncio.StreamWriter, loop: asyncio.AbstractEventLoop,
                  config: ServerConfig, deadlines: _Deadlines) -> None:
         self.writer = writer
+        # Writes go to the transport itself: StreamWriter.write() and is_closing() only
+        # forward to it, a Python call each on every answer.
+        self.transport = writer.transport
         self.loop = loop
         self.config = config
         self.deadlines = deadlines
@@ -127,7 +131,7 @@ class _Peer:
         self.conn: Connection
         # The transport pauses writing whenever bytes wait unsent, and resumes (drain()
         # returns) once the kernel has taken them all.
-        writer.transport.set_write_buffer_limits(high=0)
+        self.transport.set_write_buffer_limits(high=0)
 
     def wake(self) -> None:  # any thread
         # One tick answers every wake-up before it: a publish burst of 100 messages
@@ -140,7 +144,7 @@ class _Peer:
 
     def tick(self) -> None:
         self.woken = False  # before ticking: a wake-up from now on needs a new tick
-        if self.writer.transport.get_write_buffer_size():
+        if self.transport.get_write_buffer_size():
             # A stream or a WebSocket would add output behind what the client has not
             # taken: hold the tick back (it is a cursor into the broker, nothing piles
             # up) until the kernel has taken it all, or drop the client after
@@ -156,7 +160,7 @@ class _Peer:
         except (asyncio.TimeoutError, ConnectionError):
             self.held = None
             self.conn.connection_lost()
-            self.writer.transport.abort()
+            self.transport.abort()
             return
         self.held = None
         if not self.writer.is_closing():
