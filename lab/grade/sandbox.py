@@ -47,6 +47,7 @@ __all__ = [
     "Sandbox",
     "run",
     "tracked_pids",
+    "pids_by_token",
     "neutralize",
     "RUN_TOKEN_VAR",
 ]
@@ -137,8 +138,14 @@ def neutralize(data: bytes | str, limit: int | None = None, total: int | None = 
 
 def tracked_pids(token: str) -> list[int]:
     """Live processes whose environment carries this run token (zombies have none)."""
-    needle = f"{RUN_TOKEN_VAR}={token}".encode()
-    found = []
+    return pids_by_token().get(token, [])
+
+
+def pids_by_token() -> dict[str, list[int]]:
+    """Every live process that carries a run token, by token: one pass over /proc, so
+    checking a thousand runs for leftovers costs what checking one does."""
+    prefix = f"{RUN_TOKEN_VAR}=".encode()
+    found: dict[str, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -147,8 +154,12 @@ def tracked_pids(token: str) -> list[int]:
                 env = f.read()
         except OSError:
             continue
-        if needle in env.split(b"\0"):
-            found.append(int(entry))
+        if prefix not in env:
+            continue
+        for item in env.split(b"\0"):
+            if item.startswith(prefix):
+                found.setdefault(item[len(prefix):].decode(errors="replace"), []).append(int(entry))
+                break
     return found
 
 

@@ -52,8 +52,9 @@ def with_parser_prelude(dest: Path, prelude: str, epilogue: str = "") -> Path:
 def leftovers() -> dict[str, list[int]]:
     """Processes (or cgroups) left behind by any run this test process started."""
     left = {}
+    live = sandbox.pids_by_token()  # one pass over /proc for every recent run
     for token in sandbox.RECENT_TOKENS:
-        pids = sandbox.tracked_pids(token)
+        pids = live.get(token, [])
         cg = sandbox.PIDS_CGROUP_ROOT / f"lab-grade-{os.getpid()}-{token}"
         if pids or cg.exists():
             left[token] = pids
