@@ -62,7 +62,7 @@ MUTANTS = {
         {"bad-field-name", "whitespace-before-colon", "lab-rejects-with-your-parser"},
     ),
     "max-headers-off-by-one": (
-        [(P, "if len(headers) > self.limits.max_headers:", "if len(headers) >= self.limits.max_headers:")],
+        [(P, "if len(headers) > limits.max_headers:", "if len(headers) >= limits.max_headers:")],
         {"limits-at-the-edge"},
     ),
     "content-length-one-short": (
