@@ -60,11 +60,15 @@ valid_host = re.compile(
 ).fullmatch
 
 
-def parse_request_line(line: bytes) -> tuple[bytes, bytes, bytes]:
-    """Split and check a request line (no CRLF). Returns (method, target, version)."""
-    match = _REQUEST_LINE.fullmatch(line)
+def parse_request_line(data: bytes, end: int | None = None) -> tuple[bytes, bytes, bytes]:
+    """Split and check a request line: `data[:end]`, without its CRLF (a parser passes
+    its receive buffer and where the line ends, and copies nothing). Returns (method,
+    target, version)."""
+    if end is None:
+        end = len(data)
+    match = _REQUEST_LINE.fullmatch(data, 0, end)
     if match is None:
-        raise HTTPError(400, f"malformed request line {_show(line)}")
+        raise HTTPError(400, f"malformed request line {_show(bytes(data[:end]))}")
     method, target, major, minor = match.groups()
     # RFC 9110 §6.2: a server may send 505 for a major version it does not support.
     if major != b"1" or minor not in (b"0", b"1"):
@@ -92,13 +96,16 @@ def parse_status_line(line: bytes) -> tuple[bytes, int, bytes]:
     return b"1." + minor, int(status), reason
 
 
-def parse_fields(section: bytes) -> Headers:
-    """Parse a field section: zero or more field lines, each ending in CRLF."""
-    fields = _FIELDS.findall(section)
+def parse_fields(data: bytes, start: int = 0, end: int | None = None) -> Headers:
+    """Parse a field section, `data[start:end]`: zero or more field lines, each ending in
+    CRLF."""
+    if end is None:
+        end = len(data)
+    fields = _FIELDS.findall(data, start, end)
     # Every match starts at a line start and ends at its line's LF, so as many matches
     # as LFs (with the section ending in one) means the matches tile the section.
-    if len(fields) != section.count(b"\n") or (section and section[-1] != 0x0A):
-        diagnose_fields(section)
+    if len(fields) != data.count(b"\n", start, end) or (end > start and data[end - 1] != 0x0A):
+        diagnose_fields(bytes(data[start:end]))
     return fields
 
 

@@ -127,11 +127,10 @@ class RequestParser:
             raise HTTPError(414, f"request line longer than {limits.max_request_line} bytes")
         if end - line_end > limits.max_header_bytes:
             raise HTTPError(431, f"header section larger than {limits.max_header_bytes} bytes")
-        line = bytes(buf[:line_end])
-        section = bytes(buf[line_end + 2 : end + 2])
+        # Parsed in place, in the buffer, and only then consumed: no copies.
+        method, target, version = parse_request_line(buf, line_end)
+        headers = parse_fields(buf, line_end + 2, end + 2) if end > line_end else []
         del buf[: end + 4]
-        method, target, version = parse_request_line(line)
-        headers = parse_fields(section) if section else []
         if len(headers) > limits.max_headers:
             raise HTTPError(431, f"more than {limits.max_headers} header fields")
         self._body = self._framing(version, headers)

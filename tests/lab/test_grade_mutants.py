@@ -91,8 +91,9 @@ MUTANTS = {
         {"unknown-transfer-coding"},
     ),
     "obs-fold-kept-with-two-spaces": (
-        [(H, "    fields = _FIELDS.findall(section)",
-          "    section = section.replace(b\"\\r\\n \", b\"  \")\n    fields = _FIELDS.findall(section)")],
+        [(H, "    fields = _FIELDS.findall(data, start, end)",
+          "    data = bytes(data[start:end]).replace(b\"\\r\\n \", b\"  \")\n    start, end = 0, len(data)\n"
+          "    fields = _FIELDS.findall(data, start, end)")],
         {"obsolete-line-folding"},
     ),
 }

@@ -30,13 +30,16 @@ valid_host = re.compile(
 ).fullmatch
 
 
-def parse_request_line(line: bytes) -> tuple[bytes, bytes, bytes]:
-    """Split and check a request line (no CRLF). Returns (method, target, version)."""
+def parse_request_line(data: bytes, end: int | None = None) -> tuple[bytes, bytes, bytes]:
+    """Split and check a request line: `data[:end]`, without its CRLF (a parser passes
+    its receive buffer and where the line ends, and copies nothing). Returns (method,
+    target, version)."""
     raise NotImplementedError(
         "parse_request_line: split `method SP target SP HTTP/x.y` on exactly one space each "
         "(RFC 9112 §3), check method is a token and the version is HTTP/DIGIT.DIGIT; raise "
         "HTTPError(400, ...) for a malformed line, HTTPError(505, ...) for a major version "
-        "other than 1; return the version as b'1.1' or b'1.0'"
+        "other than 1; return the version as b'1.1' or b'1.0'. The line is data[:end] (end "
+        "None: all of data)"
     )
 
 
@@ -48,13 +51,15 @@ def parse_status_line(line: bytes) -> tuple[bytes, int, bytes]:
     )
 
 
-def parse_fields(section: bytes) -> Headers:
-    """Parse a field section: zero or more field lines, each ending in CRLF."""
+def parse_fields(data: bytes, start: int = 0, end: int | None = None) -> Headers:
+    """Parse a field section, `data[start:end]`: zero or more field lines, each ending in
+    CRLF."""
     raise NotImplementedError(
         "parse_fields: each line is `name: value` (RFC 9112 §5). The name is a token and "
         "ends at the first colon, with no whitespace before it (§5.1: 400); strip spaces "
         "and tabs around the value; keep names as sent and lines in order; refuse a line "
-        "starting with SP/HTAB (obs-fold, §5.2) and bare CRs (§2.2)"
+        "starting with SP/HTAB (obs-fold, §5.2) and bare CRs (§2.2). The section is "
+        "data[start:end] (end None: to the end)"
     )
 
 
