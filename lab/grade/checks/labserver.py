@@ -254,14 +254,7 @@ class ScenarioCheck(ServerCheck):
         try:
             address = self._wait_listening(box, min(10.0, ctx.limits.wall_seconds))
             if address is None:
-                box.stop()
-                result = box.wait(0.1)
-                outcome.status = "crashed" if result.status in ("ok", "crashed") else result.status
-                outcome.message = "the server never printed `listening on http://HOST:PORT`" + (
-                    f" ({result.message})" if result.message else "")
-                outcome.stdout = neutralize(result.stdout, total=result.stdout_total)
-                outcome.stderr = neutralize(result.stderr, total=result.stderr_total)
-                return outcome
+                return self.never_listened(box)
             host, port = address
             start_line = " ".join(["python -m lab.grade.serve --exercise", ctx.manifest.id, "--submission",
                                    shlex.quote(str(ctx.origin or ctx.submission)), "--", "serve",

@@ -249,16 +249,7 @@ class ServerCheck(Check):
         try:
             address = self._wait_listening(box, min(10.0, ctx.limits.wall_seconds))
             if address is None:
-                box.stop()
-                result = box.wait(0.1)
-                outcome.status = "crashed" if result.status in ("ok", "crashed") else result.status
-                outcome.message = "the server never printed `listening on http://HOST:PORT`" + (
-                    f" ({result.message})" if result.message else "")
-                if b"Address already in use" in result.stderr:
-                    outcome.message += ". " + feedback.hint_for("address_in_use")
-                outcome.stdout = neutralize(result.stdout, total=result.stdout_total)
-                outcome.stderr = neutralize(result.stderr, total=result.stderr_total)
-                return outcome
+                return self.never_listened(box)
             host, port = address
             netns_pid = box.proc.pid if box.netns else None
             per_case = max(1.0, ctx.limits.wall_seconds / max(1, len(self.cases)) - 0.5)
@@ -292,6 +283,21 @@ class ServerCheck(Check):
         for case in self.cases:
             ex = exchange(host, port, case.data, per_case, netns_pid)
             yield self.judge(ctx, case, ex)
+
+    @staticmethod
+    def never_listened(box: Sandbox) -> CheckOutcome:
+        """Stop a server that never printed its listening line, and say how it ended:
+        even a clean exit (status 0) is named, or the student sees no clue at all."""
+        box.stop()
+        result = box.wait(0.1)
+        outcome = CheckOutcome(status="crashed" if result.status in ("ok", "crashed") else result.status)
+        how = result.message or f"exited with status {result.returncode}"
+        outcome.message = f"the server never printed `listening on http://HOST:PORT` ({how})"
+        if b"Address already in use" in result.stderr:
+            outcome.message += ". " + feedback.hint_for("address_in_use")
+        outcome.stdout = neutralize(result.stdout, total=result.stdout_total)
+        outcome.stderr = neutralize(result.stderr, total=result.stderr_total)
+        return outcome
 
     @staticmethod
     def _wait_listening(box: Sandbox, timeout: float) -> tuple[str, int] | None:
