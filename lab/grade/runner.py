@@ -95,6 +95,12 @@ def _copy_submission(src: Path) -> Path:
     return dst
 
 
+def _as_submitted(output: str, run_dir: Path, submission: Path) -> str:
+    """A run's output with its throwaway copy's path (a traceback's ``File "..."``)
+    shown as the submission folder the student knows, which still exists."""
+    return output.replace(str(run_dir), str(submission)) if output else output
+
+
 def _check_record(manifest: Manifest, spec, seed: int, submission: Path) -> dict:
     return {
         "name": spec.name,
@@ -248,8 +254,8 @@ def grade(
                 message=outcome.message,
                 duration=round(time.monotonic() - started, 3),
                 cases=[c.to_json() for c in outcome.cases],
-                stdout=outcome.stdout,
-                stderr=outcome.stderr,
+                stdout=_as_submitted(outcome.stdout, run_dir, submission),
+                stderr=_as_submitted(outcome.stderr, run_dir, submission),
                 score=scoring.check_score(outcome.status, outcome.fraction, spec.points, spec.partial),
             )
             if outcome.status != "passed":
