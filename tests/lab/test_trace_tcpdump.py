@@ -54,6 +54,20 @@ def start_tcpdump(port: int, path: Path) -> subprocess.Popen[bytes]:
     return process
 
 
+def settle(path: Path, quiet: float = 0.3, limit: float = 10.0) -> None:
+    """Wait until tcpdump has written everything: the file (written packet by packet,
+    -U) stops growing for `quiet` seconds. On a busy machine tcpdump reads the kernel's
+    buffer late, and a SIGINT before it has would lose the last connection."""
+    deadline = time.monotonic() + limit
+    size = -1
+    while time.monotonic() < deadline:
+        now = path.stat().st_size if path.exists() else 0
+        if now == size:
+            return
+        size = now
+        time.sleep(quiet)
+
+
 def stop_tcpdump(process: subprocess.Popen[bytes]) -> None:
     """SIGINT: tcpdump writes what it holds and exits."""
     if process.poll() is None:
@@ -76,7 +90,7 @@ def test_inspect_names_sse_events_and_websocket_frames_in_a_tcpdump_capture(tmp_
         try:
             exchanges = sse(server.address, time.monotonic() + 15)
             exchanges += websocket(server.address, time.monotonic() + 15)
-            time.sleep(0.3)  # the last FIN and ACK reach the capture
+            settle(path)  # the last FIN and ACK reach the capture
         finally:
             stop_tcpdump(dump)
     inspected = subprocess.run(
