@@ -80,21 +80,29 @@ def concurrent_work(client) -> None:
 
 
 def responsive(client) -> None:
-    socks = _start_work(client, 6, 500)
-    try:
-        time.sleep(0.1)  # the work is running
-        started = time.monotonic()
-        ex = client.request(request("GET", "/echo/ping"), timeout=3.0)
-        took = time.monotonic() - started
-        expect_status(ex, 200, "GET /echo/ping")
-        if took > RESPONSIVE_LIMIT:
-            raise Failed(f"while six offloaded /work?ms=500 ran, GET /echo/ping took {took:.2f} s (limit "
-                         f"{RESPONSIVE_LIMIT} s): the blocking work ran on the event loop's thread")
-        for s in socks:
-            expect_status(client.read(s, timeout=5.0), 200, "an offloaded /work")
-    finally:
-        for s in socks:
-            s.close()
+    """While six offloaded 500 ms calls run, another client's GET /echo/ping must be
+    answered at once. Tried twice, the better time counts: a loop that runs the calls
+    itself is slow both times (it answers only when a call ends, 0.4 s later at best),
+    while a loop that only lost the CPU for a moment to another process is not."""
+    took = []
+    for _ in range(2):
+        socks = _start_work(client, 6, 500)
+        try:
+            time.sleep(0.1)  # the work is running
+            started = time.monotonic()
+            ex = client.request(request("GET", "/echo/ping"), timeout=3.0)
+            took.append(time.monotonic() - started)
+            expect_status(ex, 200, "GET /echo/ping")
+            for s in socks:
+                expect_status(client.read(s, timeout=5.0), 200, "an offloaded /work")
+        finally:
+            for s in socks:
+                s.close()
+        if took[-1] <= RESPONSIVE_LIMIT:
+            return
+    raise Failed(f"while six offloaded /work?ms=500 ran, GET /echo/ping took {took[0]:.2f} s, and "
+                 f"{took[1]:.2f} s when tried again (limit {RESPONSIVE_LIMIT} s): the blocking work ran on "
+                 "the event loop's thread")
 
 
 def pipelined_work(client) -> None:
