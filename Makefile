@@ -38,6 +38,9 @@ bench: $(STAMP)  ## compare the I/O models and the peers (ARGS="--quick" for a s
 bench-peers: $(STAMP)  ## install the peers: uvicorn, httptools, aiohttp (pip); nginx, wrk (apt, as root)
 	$(BIN)/python -m lab.bench.peers --install
 
+bench-instructions: $(STAMP)  ## CPU instructions per request, counted by valgrind (ARGS="--peers")
+	$(BIN)/python -m lab.bench.instructions $(ARGS)
+
 bench-parser: $(STAMP)  ## requests parsed per second: ours, h11, httptools
 	$(BIN)/python -m lab.bench_parser
 
