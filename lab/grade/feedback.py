@@ -145,10 +145,14 @@ def render_case(case: dict, indent: str = "        ") -> list[str]:
     if sent_caret is not None:
         lines.append(caret_line(width, sent_caret))
     lines.append(label("expected") + _window(case["expected"], None)[0])
-    got, got_caret = _window(case["received"], caret if case.get("caret_in") == "received" else None)
+    # What came back is one line; lines after it (a frame hexdump) are already indented
+    # and bounded, and are shown whole: a window over all of it would cut them away.
+    received, *below = case["received"].split("\n")
+    got, got_caret = _window(received, caret if case.get("caret_in") == "received" else None)
     lines.append(label("got") + got)
     if got_caret is not None:
         lines.append(caret_line(width, got_caret))
+    lines.extend(_clip(line) for line in below)
     if case.get("rule"):
         lines.append(label("rule") + case["rule"])
     if case.get("hint"):

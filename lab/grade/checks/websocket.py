@@ -155,8 +155,11 @@ def describe_frames(data: bytes, limit: int = 6) -> str:
         key = data[pos + hdr: pos + hdr + 4] if masked else b""
         hdr += 4 if masked else 0
         head = data[pos: pos + hdr]
+        # RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the length".
+        wasteful = length is not None and ((hdr == 4 and length < 126) or (hdr == 10 and length < 65536))
         fields = (f"FIN={fin} RSV={rsv:03b} opcode={op:#x} ({OPCODES.get(op, 'reserved')}) MASK={masked} "
-                  f"length={length} ({width})" + (f" key={key.hex()}" if masked else ""))
+                  f"length={length} ({width}{', not minimal' if wasteful else ''})"
+                  + (f" key={key.hex()}" if masked else ""))
         lines.append(f"@{pos}: {head.hex(' ')}  {fields}")
         if length is None:
             lines.append("       (the length field is cut short)")
@@ -166,7 +169,7 @@ def describe_frames(data: bytes, limit: int = 6) -> str:
             payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
         shown = payload[:24]
         lines.append(f"       payload{' (unmasked)' if masked else ''}: {shown.hex(' ')}"
-                     f"{' ...' if len(payload) > 24 else ''}  {feedback.escape(shown)!r}"
+                     f"{' ...' if len(payload) > 24 else ''}  '{feedback.escape(shown)}'"
                      + (f"  [{len(payload)} of {length} bytes present]" if len(payload) < length else ""))
         pos += hdr + length
     if pos < len(data):
