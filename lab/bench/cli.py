@@ -44,13 +44,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "patterns: epoll, asyncio, uvloop, threads)")
     peers = parser.add_mutually_exclusive_group()
     peers.add_argument("--peers", dest="peers", action="store_true", default=True,
-                       help="also run the installed peers (uvicorn, aiohttp, stdlib, nginx) in hello (default)")
+                       help="also run the installed peers (uvicorn, aiohttp, stdlib, nginx, and the naive "
+                            "loops that parse nothing) in hello (default)")
     peers.add_argument("--no-peers", dest="peers", action="store_false", help="only the lab's own models")
     parser.add_argument("--quick", action="store_true",
                         help="a short run: hello at 64 connections only, 1,000 idle connections, 100 long polls, "
                              "100 and 1,000 SSE subscribers, 20 messages per pattern, 3 s per measurement")
     parser.add_argument("--duration", type=float, metavar="S",
-                        help="seconds per measurement (default: 5, or 3 with --quick)")
+                        help="seconds per measurement (default: 5, or 3 with --quick); hello splits them "
+                             "into 3 interleaved rounds and reports the median")
     parser.add_argument("--out", default="bench-results", metavar="DIR",
                         help="directory for bench.json, the SVG charts and summary.md (default: %(default)s)")
     parser.add_argument("--json", metavar="FILE", help="write the JSON here (default: DIR/bench.json)")

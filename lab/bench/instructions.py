@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--io", default="epoll,uvloop,asyncio",
                         help="lab I/O models, comma-separated (default: epoll,uvloop,asyncio)")
     parser.add_argument("--peers", action="store_true",
-                        help="also count uvicorn-httptools and aiohttp, when installed")
+                        help="also count uvicorn-httptools, aiohttp (when installed) and the naive floors")
     parser.add_argument("--requests", type=int, default=8000,
                         help="requests in the difference of the two runs (default: 8000)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     servers = {io: lab_server(io, "hello").argv for io in args.io.split(",") if io}
     if args.peers:
-        for name in ("uvicorn-httptools", "aiohttp"):
+        for name in ("uvicorn-httptools", "aiohttp", "naive-selectors", "naive-streams-uvloop",
+                     "naive-streams-asyncio"):
             peer = PEERS[name]
             if not peer.missing():
                 servers[name] = peer.spec().argv

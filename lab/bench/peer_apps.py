@@ -8,6 +8,11 @@ runs; the harness also sends one GET before measuring.
 
 Each answers every request with `200 OK`, `text/plain`, `Hello, World!`: the `hello`
 app's contract, written the way each library's documentation writes it.
+
+The two `naive-*` servers are not HTTP servers: they count the CRLFCRLFs that end
+request heads and write one canned answer for each, parsing nothing. They show what a
+Python event loop costs before any HTTP is done, the floor under every Python server
+here (the issue's "minimal servers with a naive parser").
 """
 
 from __future__ import annotations
@@ -77,12 +82,89 @@ def run_stdlib(sock: socket.socket, nodelay: bool) -> None:
         pass
 
 
+NAIVE_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n" + BODY
+
+
+def _answers(pending: bytes, data: bytes) -> tuple[bytes, bytes]:
+    """(what to send back, what is left unanswered): one canned answer per head end."""
+    pending += data
+    heads = pending.count(b"\r\n\r\n")
+    if not heads:
+        return b"", pending
+    return NAIVE_ANSWER * heads, pending[pending.rfind(b"\r\n\r\n") + 4:]
+
+
+def run_naive_selectors(sock: socket.socket) -> None:
+    import selectors
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    sock.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ)
+    pending: dict[socket.socket, bytes] = {}
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is sock:
+                conn, _ = sock.accept()
+                conn.setblocking(False)
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sel.register(conn, selectors.EVENT_READ)
+                pending[conn] = b""
+                continue
+            conn = key.fileobj
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                sel.unregister(conn)
+                conn.close()
+                del pending[conn]
+                continue
+            out, pending[conn] = _answers(pending[conn], data)
+            if out:
+                conn.send(out)  # a few hundred bytes: the send buffer takes them
+
+
+def run_naive_streams(sock: socket.socket, uv: bool) -> None:
+    import asyncio
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        pending = b""
+        try:
+            while data := await reader.read(65536):
+                out, pending = _answers(pending, data)
+                if out:
+                    writer.write(out)
+        except ConnectionError:
+            pass
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(serve, sock=sock)
+        await server.serve_forever()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    loop_factory = None
+    if uv:
+        import uvloop
+        loop_factory = uvloop.new_event_loop
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main())
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
 RUNNERS = {
     "uvicorn-httptools": lambda s: run_uvicorn(s, "httptools"),
     "uvicorn-h11": lambda s: run_uvicorn(s, "h11"),
     "aiohttp": run_aiohttp,
     "stdlib-threading": lambda s: run_stdlib(s, nodelay=False),
     "stdlib-threading-nodelay": lambda s: run_stdlib(s, nodelay=True),
+    "naive-selectors": run_naive_selectors,
+    "naive-streams-asyncio": lambda s: run_naive_streams(s, uv=False),
+    "naive-streams-uvloop": lambda s: run_naive_streams(s, uv=True),
 }
 
 

@@ -8,6 +8,13 @@
 | `stdlib-threading` | `http.server.ThreadingHTTPServer` as shipped (Nagle left on) |
 | `stdlib-threading-nodelay` | the same with `disable_nagle_algorithm = True` |
 | `nginx` | `return 200`, one worker: the machine's ceiling (and wrk's) |
+| `naive-selectors` | no HTTP: a selectors loop writing a canned answer per CRLFCRLF |
+| `naive-streams-asyncio` | the same on asyncio streams, the standard loop |
+| `naive-streams-uvloop` | the same on asyncio streams, uvloop |
+
+The three `naive-*` are the floor under any Python server on that loop: what the loop
+and its syscalls cost with no parsing, no app and no response building. The lab's
+`epoll`, `asyncio` and `uvloop` are these loops plus a strict HTTP/1.1 core.
 
 Absolute figures drift with the machine and its load; the ratios between servers
 measured in the same run do not, which is why the report gives both.
@@ -109,6 +116,9 @@ PEERS: dict[str, Peer] = {
         Peer("stdlib-threading", (), _python_peer("stdlib-threading")),
         Peer("stdlib-threading-nodelay", (), _python_peer("stdlib-threading-nodelay")),
         Peer("nginx", ("bin:nginx",), _nginx_spec),
+        Peer("naive-selectors", (), _python_peer("naive-selectors")),
+        Peer("naive-streams-asyncio", (), _python_peer("naive-streams-asyncio")),
+        Peer("naive-streams-uvloop", ("uvloop",), _python_peer("naive-streams-uvloop")),
     ]
 }
 

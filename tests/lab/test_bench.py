@@ -305,12 +305,21 @@ def test_a_server_that_prints_something_else_is_refused_and_stopped() -> None:
         RunningServer(spec)
 
 
-def test_stdlib_peer_starts_serves_and_stops() -> None:
-    spec = ServerSpec("stdlib-threading-nodelay", "peer",
-                      [sys.executable, "-m", "lab.bench.peer_apps", "stdlib-threading-nodelay"])
+@pytest.mark.parametrize("name", ["stdlib-threading-nodelay", "naive-selectors", "naive-streams-asyncio",
+                                  "naive-streams-uvloop"])
+def test_python_peer_starts_serves_and_stops(name: str) -> None:
+    spec = ServerSpec(name, "peer", [sys.executable, "-m", "lab.bench.peer_apps", name])
     with RunningServer(spec) as server:
         assert get(server.host, server.port, "/") == 200
     assert server.exit_code == 0
+
+
+def test_a_naive_server_answers_each_pipelined_head_and_keeps_the_rest() -> None:
+    from lab.bench.peer_apps import NAIVE_ANSWER, _answers
+
+    out, left = _answers(b"GET / HTTP/1.1\r\n", b"Host: x\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3")
+    assert out == NAIVE_ANSWER * 2 and left == b"GET /3"
+    assert _answers(left, b" HTTP/1.1\r\n") == (b"", b"GET /3 HTTP/1.1\r\n")
 
 
 # ------------------------------------------------------------------ report, registry, CLI
