@@ -18,7 +18,8 @@ def _no_leftovers():
     assert leftovers() == {}
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+# Twenty seeds (each splits the input at other points); all but three are `slow`.
+@pytest.mark.parametrize("seed", [1, 2, 3, *(pytest.param(n, marks=pytest.mark.slow) for n in range(4, 21))])
 def test_reference_scores_full_marks_every_time(tmp_path, seed):
     res = grade(EX01, reference_submission(tmp_path / "ref"), seed=seed)
     failed = {c["name"]: (c["status"], c["message"], c["cases"][:1]) for c in res["checks"] if c["status"] != "passed"}
