@@ -520,7 +520,7 @@ class Sandbox:
             self.nproc_limited and rc != 0 and b"BlockingIOError: [Errno 11]" in err
         ):
             status = "process_limit"
-            message = f"more than {self.limits.processes} processes: the run was stopped (fork bomb?)"
+            message = f"more than {self.limits.processes} processes: the run was stopped; a fork bomb?"
         elif timed_out:
             status = "timeout"
             message = f"still running after {self.limits.wall_seconds:g} s: stopped (SIGTERM, then SIGKILL)"
