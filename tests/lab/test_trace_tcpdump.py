@@ -54,18 +54,25 @@ def start_tcpdump(port: int, path: Path) -> subprocess.Popen[bytes]:
     return process
 
 
-def settle(path: Path, quiet: float = 0.3, limit: float = 10.0) -> None:
-    """Wait until tcpdump has written everything: the file (written packet by packet,
-    -U) stops growing for `quiet` seconds. On a busy machine tcpdump reads the kernel's
-    buffer late, and a SIGINT before it has would lose the last connection."""
+def settle(path: Path, client_ports: set[int], limit: float = 10.0) -> None:
+    """Wait until tcpdump has written a FIN of every connection: on a busy machine it
+    reads the kernel's buffer late (the file can stand still for a second), and a
+    SIGINT before it has read them loses the last connections."""
+    from scapy.all import TCP, PcapReader
+
     deadline = time.monotonic() + limit
-    size = -1
     while time.monotonic() < deadline:
-        now = path.stat().st_size if path.exists() else 0
-        if now == size:
+        finished = set()
+        try:
+            with PcapReader(str(path)) as packets:
+                for packet in packets:
+                    if TCP in packet and packet[TCP].flags.F:
+                        finished |= {packet[TCP].sport, packet[TCP].dport}
+        except (OSError, EOFError):
+            pass  # not written yet, or a packet half written
+        if client_ports <= finished:
             return
-        size = now
-        time.sleep(quiet)
+        time.sleep(0.1)
 
 
 def stop_tcpdump(process: subprocess.Popen[bytes]) -> None:
@@ -90,7 +97,7 @@ def test_inspect_names_sse_events_and_websocket_frames_in_a_tcpdump_capture(tmp_
         try:
             exchanges = sse(server.address, time.monotonic() + 15)
             exchanges += websocket(server.address, time.monotonic() + 15)
-            settle(path)  # the last FIN and ACK reach the capture
+            settle(path, {e.client_port for e in exchanges})
         finally:
             stop_tcpdump(dump)
     inspected = subprocess.run(
