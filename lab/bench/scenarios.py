@@ -162,7 +162,8 @@ def hello(bench: Bench) -> Iterator[dict]:
     A shared machine's speed drifts over a minute (a neighbour's load, the host's
     clock), and measuring one server after another put that drift into the ratios
     (epoll 1.5x to 2.1x of uvicorn in three runs); interleaved, every server meets
-    the same drift."""
+    the same drift. The rows therefore come only after the last round: a Ctrl-C
+    during hello keeps none of them."""
     levels = [64] if bench.quick else HELLO_LEVELS
     per_round = max(1.0, round(bench.seconds(5.0, 3.0) / HELLO_ROUNDS))
     warmup = 0.5 if bench.quick else 1.0

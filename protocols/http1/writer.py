@@ -100,9 +100,7 @@ def response_head(
 ) -> bytes:
     """Status line and fields, with framing: Content-Length, or (length None) chunked
     or, for an HTTP/1.0 peer that can't read chunks (chunked=False), close-delimited."""
-    now = int(time.time())
-    if now != _date_second:
-        _new_second(now)
+    http_date()  # a new second: a new Date, and last second's heads forgotten
     key = (status, *headers, length, keep_alive, chunked)
     try:
         head = _heads.get(key)
