@@ -25,17 +25,13 @@ from .events import (
 )
 from .head import header_tokens, parse_fields, parse_request_line, valid_host
 from .limits import Limits
+from .memo import FRAMING_FIELDS, REQUEST_LINES, SECTIONS, remember_request_line, remember_section
 
 __all__ = ["RequestParser", "Event"]
 
 Event = Request | Data | EndOfMessage | ConnectionClosed | NeedData
 
 _NO_BODY = ContentLengthReader(0)
-# The fields that decide framing, persistence and what the server must do first. Most
-# fields are none of these, and one set lookup lets them pass.
-_FRAMING_FIELDS = frozenset(
-    (b"host", b"content-length", b"transfer-encoding", b"connection", b"expect", b"upgrade")
-)
 # Limits are frozen, so every parser can share the defaults: building and validating a
 # Limits per connection cost ~2 µs, a tenth of parsing a request.
 _DEFAULT_LIMITS = Limits()
@@ -122,21 +118,25 @@ class RequestParser:
             self._search = self._scanned = self._lines = 0
             self._line_end = -1
         limits = self.limits
-        line_end = buf.find(b"\r\n", 0, end + 2)
-        if line_end > limits.max_request_line:
+        line, _, section = bytes(buf[: end + 2]).partition(b"\r\n")
+        if len(line) > limits.max_request_line:
             raise HTTPError(414, f"request line longer than {limits.max_request_line} bytes")
-        if end - line_end > limits.max_header_bytes:
+        if len(section) > limits.max_header_bytes:
             raise HTTPError(431, f"header section larger than {limits.max_header_bytes} bytes")
-        # Parsed in place, in the buffer, and only then consumed: no copies.
-        method, target, version = parse_request_line(buf, line_end)
-        headers = parse_fields(buf, line_end + 2, end + 2) if end > line_end else []
+        # Parsed once, then remembered (memo.py): a client repeats its heads.
+        request_line = REQUEST_LINES.get(line) or remember_request_line(line, parse_request_line(line))
+        if section:
+            fields, framing = SECTIONS.get(section) or remember_section(section, parse_fields(section))
+            headers = fields.copy()  # the app's to keep: a list of its own
+        else:
+            headers = framing = []
         del buf[: end + 4]
         if len(headers) > limits.max_headers:
             raise HTTPError(431, f"more than {limits.max_headers} header fields")
-        self._body = self._framing(version, headers)
+        self._body = self._framing(request_line[2], framing)
         # tuple.__new__ skips the NamedTuple's own __new__, a Python function that
         # costs as much as the rest of building the event.
-        return _new_tuple(Request, (method, target, version, headers))
+        return _new_tuple(Request, (*request_line, headers))
 
     def _skip_empty_lines(self) -> None:
         buf = self._buf
@@ -187,7 +187,8 @@ class RequestParser:
         return NEED_DATA
 
     def _framing(self, version: bytes, headers: Headers) -> BodyReader:
-        """Apply RFC 9112 §6.3 (message body length) and §9.3 (persistence)."""
+        """Apply RFC 9112 §6.3 (message body length) and §9.3 (persistence); fields that
+        decide neither are skipped."""
         hosts = 0
         lengths: list[bytes] = []
         codings: list[bytes] | None = None
@@ -195,7 +196,7 @@ class RequestParser:
         upgrade = expect = host = None
         for name, value in headers:
             lname = name.lower()
-            if lname not in _FRAMING_FIELDS:
+            if lname not in FRAMING_FIELDS:
                 continue
             if lname == b"host":
                 hosts += 1
@@ -291,3 +292,4 @@ class RequestParser:
         if len(digits) > 18 or int(digits) > self.limits.max_body:
             raise HTTPError(413, f"body larger than {self.limits.max_body} bytes")
         return int(digits)
+

@@ -466,6 +466,16 @@ def test_header_section_at_the_limit_is_accepted__rfc6585_5(feed):
     assert len(feed(b"GET / HTTP/1.1\r\n" + section + b"\r\n", limits=SMALL)[0].headers) == 2
 
 
+def test_header_section_one_byte_over_the_limit_is_431__rfc6585_5():
+    section = b"Host: a\r\nX-A: " + b"a" * (SMALL.max_header_bytes - 15) + b"\r\n"
+    assert len(section) == SMALL.max_header_bytes + 1
+    parser = RequestParser(SMALL)
+    parser.receive_data(b"GET / HTTP/1.1\r\n" + section + b"\r\n")  # all at once
+    with pytest.raises(HTTPError) as err:
+        parser.next_event()
+    assert err.value.status == 431
+
+
 def test_too_many_fields_is_431__rfc6585_5(feed):
     data = b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X: 1\r\n" * 10 + b"\r\n"
     assert feed.rejects(data, limits=SMALL).status == 431

@@ -110,7 +110,8 @@ class RequestParser:
         )
 
     def _framing(self, version: bytes, headers: Headers) -> BodyReader:
-        """Apply RFC 9112 §6.3 (message body length) and §9.3 (persistence)."""
+        """Apply RFC 9112 §6.3 (message body length) and §9.3 (persistence); fields that
+        decide neither are skipped."""
         raise NotImplementedError(
             "_framing (a helper): RFC 9112 §6.3 and §9.3 from the fields (header_tokens "
             "splits Connection and Transfer-Encoding): exactly one valid Host in HTTP/1.1 "

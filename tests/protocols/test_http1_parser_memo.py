@@ -1,0 +1,98 @@
+"""The parser remembers request lines and field sections it has parsed: what it remembers
+must be exactly what parsing gives, never shared with an app, bounded, and never
+credentials."""
+from __future__ import annotations
+
+import pytest
+
+from protocols.errors import HTTPError
+from protocols.http1 import Data, EndOfMessage, Request, RequestParser
+from protocols.http1 import memo
+
+from .conftest import drain
+
+
+@pytest.fixture(autouse=True)
+def _empty_memo():
+    memo.SECTIONS.clear()
+    memo.REQUEST_LINES.clear()
+    yield
+    memo.SECTIONS.clear()
+    memo.REQUEST_LINES.clear()
+
+
+def events(data: bytes) -> list:
+    parser = RequestParser()
+    parser.receive_data(data)
+    out: list = []
+    drain(parser, out)
+    return out
+
+
+POST = b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX-Trace: 1\r\n\r\nhello"
+
+
+def test_a_remembered_head_parses_as_the_first_did():
+    first = events(POST)
+    assert b"Host: a\r\nContent-Length: 5\r\nX-Trace: 1\r\n" in memo.SECTIONS
+    assert b"POST /up HTTP/1.1" in memo.REQUEST_LINES
+    again = events(POST)
+    assert again == first == [
+        Request(b"POST", b"/up", b"1.1", [(b"Host", b"a"), (b"Content-Length", b"5"), (b"X-Trace", b"1")]),
+        Data(b"hello"), EndOfMessage(),
+    ]
+
+
+def test_each_request_gets_headers_of_its_own():
+    first = events(POST)[0]
+    first.headers.append((b"X-Added", b"by an app"))
+    assert events(POST)[0].headers == first.headers[:-1]
+
+
+def test_a_remembered_section_still_frames_each_request_afresh():
+    # Two identical requests on one connection: each gets its own body reader.
+    out = events(POST + POST)
+    assert [type(e) for e in out] == [Request, Data, EndOfMessage] * 2
+
+
+def test_a_refused_section_is_not_remembered_and_is_refused_again():
+    bad = b"GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n"
+    for _ in range(2):
+        parser = RequestParser()
+        parser.receive_data(bad)
+        with pytest.raises(HTTPError) as err:
+            parser.next_event()
+        assert err.value.status == 400
+    assert memo.SECTIONS == {}
+
+
+def test_a_bad_host_in_a_remembered_section_is_refused_every_time():
+    bad = b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"
+    for _ in range(2):
+        parser = RequestParser()
+        parser.receive_data(bad)
+        with pytest.raises(HTTPError, match="invalid Host"):
+            parser.next_event()
+
+
+@pytest.mark.parametrize("field", [b"Authorization: Basic dTpw", b"cookie: session=1",
+                                   b"Proxy-Authorization: Bearer x"])
+def test_sections_with_credentials_are_never_remembered__rfc7541_7_1_3(field):
+    events(b"GET / HTTP/1.1\r\nHost: a\r\n" + field + b"\r\n\r\n")
+    assert memo.SECTIONS == {}
+    assert b"GET / HTTP/1.1" in memo.REQUEST_LINES  # the line is no secret
+
+
+def test_a_large_section_is_not_remembered():
+    events(b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"b" * memo.MAX_SECTION + b"\r\n\r\n")
+    assert memo.SECTIONS == {}
+
+
+def test_the_memo_is_bounded_and_keeps_working_when_full():
+    limit = memo.ENTRIES
+    for n in range(2 * limit + 3):
+        got = events(b"GET /%d HTTP/1.1\r\nHost: a\r\nX-N: %d\r\n\r\n" % (n, n))[0]
+        assert got == Request(b"GET", b"/%d" % n, b"1.1", [(b"Host", b"a"), (b"X-N", b"%d" % n)])
+        assert len(memo.SECTIONS) <= limit
+        assert len(memo.REQUEST_LINES) <= limit
+    assert len(memo.SECTIONS) == 3  # emptied when full, then filled again
