@@ -14,7 +14,7 @@ import sys
 
 from .harness import Bench, Progress
 from .report import format_table, machine_facts, write_outputs
-from .scenarios import IO_MODELS, SCENARIOS
+from .scenarios import HELLO_ROUNDS, IO_MODELS, SCENARIOS
 
 __all__ = ["configure", "run", "main"]
 
@@ -52,7 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "100 and 1,000 SSE subscribers, 20 messages per pattern, 3 s per measurement")
     parser.add_argument("--duration", type=float, metavar="S",
                         help="seconds per measurement (default: 5, or 3 with --quick); hello splits them "
-                             "into 3 interleaved rounds and reports the median")
+                             f"into {HELLO_ROUNDS} interleaved rounds of at least 1 s, reports the median "
+                             "round and compares servers round by round")
     parser.add_argument("--out", default="bench-results", metavar="DIR",
                         help="directory for bench.json, the SVG charts and summary.md (default: %(default)s)")
     parser.add_argument("--json", metavar="FILE", help="write the JSON here (default: DIR/bench.json)")

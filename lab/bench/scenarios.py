@@ -22,6 +22,7 @@ broker's delivery patterns with the lab's own clients on the load CPU
 
 from __future__ import annotations
 
+import statistics
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ def _failed(base: dict, exc: BaseException) -> dict:
 HELLO_LEVELS = [1, 16, 64, 256]
 RATIO_BASELINE = "uvicorn-httptools"  # what users pick for speed: the issue's targets are ratios to it
 HELLO_TARGETS = {"uvloop": 2.0, "epoll": 2.0, "asyncio": 1.5}  # issue 3, at concurrency 64
-HELLO_ROUNDS = 3  # each hello figure is the median of this many interleaved rounds
+HELLO_ROUNDS = 5  # each hello figure is the median of this many interleaved rounds
 
 
 def hello_servers(bench: Bench) -> list[tuple[Callable[[], ServerSpec], str, str, str | None]]:
@@ -117,15 +118,26 @@ def hello_servers(bench: Bench) -> list[tuple[Callable[[], ServerSpec], str, str
 
 def add_ratios(rows: list[dict], key: str = "rps", by: str = "concurrency") -> None:
     """Each row's `key` over the baseline's at the same `by` (the baseline: uvicorn-httptools
-    when it ran, else the first server that has a figure), as `ratio` and `ratio_to`."""
+    when it ran, else the first server that has a figure), as `ratio` and `ratio_to`.
+
+    Rows measured in rounds (`rps_rounds`) are compared round by round, and the ratio is
+    the median of those: the two figures of a pair were taken seconds apart, so the
+    machine's drift between rounds cancels out of it."""
     for level in {r[by] for r in rows}:
         same = [r for r in rows if r[by] == level and r.get(key)]
         if not same:
             continue
         base = next((r for r in same if r["server"] == RATIO_BASELINE), same[0])
         for r in same:
-            r["ratio"] = round(r[key] / base[key], 2)
+            r["ratio"] = round(paired_ratio(r, base, key), 2)
             r["ratio_to"] = base["server"]
+
+
+def paired_ratio(row: dict, base: dict, key: str = "rps") -> float:
+    ours, theirs = row.get(f"{key}_rounds"), base.get(f"{key}_rounds")
+    if ours and theirs and len(ours) == len(theirs) and all(ours) and all(theirs):
+        return statistics.median(a / b for a, b in zip(ours, theirs))
+    return row[key] / base[key]
 
 
 def hello_summary(rows: list[dict]) -> list[str]:
@@ -137,7 +149,7 @@ def hello_summary(rows: list[dict]) -> list[str]:
         return ["targets not checked: uvicorn-httptools did not run at concurrency 64"] if peers_ran else []
     for io, target in HELLO_TARGETS.items():
         if io in at64:
-            ratio = at64[io]["rps"] / base["rps"]
+            ratio = paired_ratio(at64[io], base)
             verdict = "met" if ratio >= target else "NOT met"
             lines.append(f"target {io} >= {target:g}x {RATIO_BASELINE} at c=64: {ratio:.2f}x ({verdict})")
     return lines
@@ -158,12 +170,14 @@ def hello_summary(rows: list[dict]) -> list[str]:
 )
 def hello(bench: Bench) -> Iterator[dict]:
     """Every server is started first and stays up; then each measurement is taken in
-    HELLO_ROUNDS short rounds, server after server, and each row is the median round.
-    A shared machine's speed drifts over a minute (a neighbour's load, the host's
-    clock), and measuring one server after another put that drift into the ratios
-    (epoll 1.5x to 2.1x of uvicorn in three runs); interleaved, every server meets
-    the same drift. The rows therefore come only after the last round: a Ctrl-C
-    during hello keeps none of them."""
+    HELLO_ROUNDS short rounds, server after server at one concurrency, and each row is
+    the median round. A shared machine's speed drifts within a minute (a neighbour's
+    load, the host's clock), and measuring one server after another put that drift into
+    the ratios (epoll 1.5x to 2.1x of uvicorn in three runs); interleaved, every server
+    meets the same drift, and `add_ratios` compares the servers round by round. Each
+    round starts one server further down the list, so no server is always measured
+    first (after the idle pause) or right after the same neighbour. The rows come only
+    after the last round: a Ctrl-C during hello keeps none of them."""
     levels = [64] if bench.quick else HELLO_LEVELS
     per_round = max(1.0, round(bench.seconds(5.0, 3.0) / HELLO_ROUNDS))
     warmup = 0.5 if bench.quick else 1.0
@@ -183,9 +197,10 @@ def hello(bench: Bench) -> Iterator[dict]:
         rounds: dict[tuple[str, int], list[dict]] = {}
         failed: dict[tuple[str, int], LoadError] = {}
         for r in range(HELLO_ROUNDS):
-            for name, bases, server in running:
-                for base in bases:
-                    key = (name, base["concurrency"])
+            shift = r % max(1, len(running))
+            for level in levels:
+                for name, _, server in running[shift:] + running[:shift]:
+                    key = (name, level)
                     if key in failed:
                         continue
                     bench.progress.set(f"[hello round {r + 1}/{HELLO_ROUNDS}] {name} c={key[1]}",

@@ -391,6 +391,46 @@ def test_ratios_are_to_uvicorn_httptools_at_the_same_concurrency() -> None:
     assert hello_summary(rows) == ["target epoll >= 2x uvicorn-httptools at c=64: 3.00x (met)"]
 
 
+def test_ratios_of_rows_measured_in_rounds_are_paired_round_by_round() -> None:
+    # The machine was fast in round 1 for both and slow in round 3 for uvicorn only:
+    # round by round epoll is 2.0x, 1.0x and 4.4x; the median rounds alone would say 2.2x.
+    rows = [{"server": "epoll", "concurrency": 64, "rps": 220.0, "rps_rounds": [400.0, 100.0, 220.0]},
+            {"server": "uvicorn-httptools", "concurrency": 64, "rps": 100.0, "rps_rounds": [200.0, 100.0, 50.0]}]
+    add_ratios(rows)
+    assert rows[0]["ratio"] == 2.0
+    assert hello_summary(rows) == ["target epoll >= 2x uvicorn-httptools at c=64: 2.00x (met)"]
+    rows[0]["rps_rounds"] = [400.0, 100.0]  # a round missing: the rows themselves are compared
+    add_ratios(rows)
+    assert rows[0]["ratio"] == 2.2
+
+
+def test_hello_measures_every_server_at_one_concurrency_before_the_next_and_rotates() -> None:
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    from lab.bench.scenarios import HELLO_ROUNDS, hello
+
+    loads: list[tuple[str, int]] = []
+
+    @contextmanager
+    def start(spec):
+        yield spec.name
+
+    def load(server, path, connections, seconds, warmup):
+        loads.append((server, connections))
+        return {"rps": 1000.0 + len(loads)}
+
+    bench = SimpleNamespace(quick=False, ios=["epoll", "asyncio", "uvloop"], peers=False, serve_cmd=None,
+                            seconds=lambda full, quick: full, progress=SimpleNamespace(set=lambda *a: None),
+                            start=start, load=load)
+    rows = list(hello(bench))
+    assert len(rows) == 3 * 4 and all(len(r["rps_rounds"]) == HELLO_ROUNDS for r in rows)
+    first_round = loads[:12]
+    assert [c for _, c in first_round] == [1] * 3 + [16] * 3 + [64] * 3 + [256] * 3
+    assert [name for name, _ in first_round[:3]] == ["epoll", "asyncio", "uvloop"]
+    assert [name for name, _ in loads[12:15]] == ["asyncio", "uvloop", "epoll"]  # round 2 starts further down
+
+
 def test_idle_targets_are_read_at_ten_thousand_connections() -> None:
     rows = [{"server": "epoll", "connections": 10000, "rss_per_conn_kib": 2.5},
             {"server": "uvloop", "connections": 1000, "rss_per_conn_kib": 1.0}]
