@@ -27,7 +27,7 @@ __all__ = [
 RequestLine = tuple[bytes, bytes, bytes]  # method, target, version
 
 ENTRIES = 256
-MAX_SECTION = 2048  # bytes; longer sections are parsed every time
+MAX_BYTES = 2048  # longer lines and sections are parsed every time: at most ~1 MiB kept
 # The fields that decide framing, persistence and what the server must do first. Most
 # fields are none of these, and the parser's framing reads only those that are.
 FRAMING_FIELDS = frozenset(
@@ -40,10 +40,11 @@ SECTIONS: dict[bytes, tuple[Headers, Headers]] = {}  # -> (fields, the framing o
 
 
 def remember_request_line(line: bytes, parsed: RequestLine) -> RequestLine:
-    """Keep what `parse_request_line(line)` gave; returns it."""
-    if len(REQUEST_LINES) >= ENTRIES:
-        REQUEST_LINES.clear()
-    REQUEST_LINES[line] = parsed
+    """Keep what `parse_request_line(line)` gave, unless the line is long; returns it."""
+    if len(line) <= MAX_BYTES:
+        if len(REQUEST_LINES) >= ENTRIES:
+            REQUEST_LINES.clear()
+        REQUEST_LINES[line] = parsed
     return parsed
 
 
@@ -52,7 +53,7 @@ def remember_section(section: bytes, fields: Headers) -> tuple[Headers, Headers]
     credentials; returns the fields and those of them in FRAMING_FIELDS."""
     names = [name.lower() for name, _ in fields]
     framing = [field for name, field in zip(names, fields) if name in FRAMING_FIELDS]
-    if len(section) <= MAX_SECTION and SECRET_FIELDS.isdisjoint(names):
+    if len(section) <= MAX_BYTES and SECRET_FIELDS.isdisjoint(names):
         if len(SECTIONS) >= ENTRIES:
             SECTIONS.clear()
         SECTIONS[section] = fields, framing

@@ -292,4 +292,3 @@ class RequestParser:
         if len(digits) > 18 or int(digits) > self.limits.max_body:
             raise HTTPError(413, f"body larger than {self.limits.max_body} bytes")
         return int(digits)
-

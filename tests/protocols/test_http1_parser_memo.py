@@ -83,9 +83,10 @@ def test_sections_with_credentials_are_never_remembered__rfc7541_7_1_3(field):
     assert b"GET / HTTP/1.1" in memo.REQUEST_LINES  # the line is no secret
 
 
-def test_a_large_section_is_not_remembered():
-    events(b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"b" * memo.MAX_SECTION + b"\r\n\r\n")
-    assert memo.SECTIONS == {}
+def test_long_lines_and_sections_are_not_remembered():
+    long_target = b"/" + b"t" * memo.MAX_BYTES
+    events(b"GET " + long_target + b" HTTP/1.1\r\nHost: a\r\nX-Big: " + b"b" * memo.MAX_BYTES + b"\r\n\r\n")
+    assert memo.SECTIONS == {} and memo.REQUEST_LINES == {}
 
 
 def test_the_memo_is_bounded_and_keeps_working_when_full():
