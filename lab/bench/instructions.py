@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--io", default="epoll,uvloop,asyncio",
                         help="lab I/O models, comma-separated (default: epoll,uvloop,asyncio)")
     parser.add_argument("--peers", action="store_true",
-                        help="also count uvicorn-httptools, aiohttp (when installed) and the naive floors")
+                        help="also count uvicorn-httptools, aiohttp (when installed), the naive floors "
+                             "and the lab's core on callbacks")
     parser.add_argument("--requests", type=int, default=8000,
                         help="requests in the difference of the two runs (default: 8000)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = {io: lab_server(io, "hello").argv for io in args.io.split(",") if io}
     if args.peers:
         for name in ("uvicorn-httptools", "aiohttp", "naive-selectors", "naive-streams-uvloop",
-                     "naive-streams-asyncio"):
+                     "naive-streams-asyncio", "callbacks-uvloop", "callbacks-asyncio"):
             peer = PEERS[name]
             if not peer.missing():
                 servers[name] = peer.spec().argv

@@ -9,10 +9,12 @@ runs; the harness also sends one GET before measuring.
 Each answers every request with `200 OK`, `text/plain`, `Hello, World!`: the `hello`
 app's contract, written the way each library's documentation writes it.
 
-The two `naive-*` servers are not HTTP servers: they count the CRLFCRLFs that end
-request heads and write one canned answer for each, parsing nothing. They show what a
-Python event loop costs before any HTTP is done, the floor under every Python server
-here (the issue's "minimal servers with a naive parser").
+The `naive-*` servers are not HTTP servers: they count the CRLFCRLFs that end request
+heads and write one canned answer for each, parsing nothing. They show what a Python
+event loop costs before any HTTP is done, the floor under every Python server here (the
+issue's "minimal servers with a naive parser"). The `callbacks-*` servers run the lab's
+own HTTP core on `asyncio.Protocol` callbacks instead of streams, with none of a lab
+model's timeouts or backpressure: what the streams cost the lab's `asyncio` and `uvloop`.
 """
 
 from __future__ import annotations
@@ -144,6 +146,46 @@ def run_naive_streams(sock: socket.socket, uv: bool) -> None:
         server = await asyncio.start_server(serve, sock=sock)
         await server.serve_forever()
 
+    _run_loop(main, uv)
+
+
+def run_callbacks(sock: socket.socket, uv: bool) -> None:
+    """The lab's own HTTP core (`lab.connection.Connection`: parser, app and writer) driven
+    by `asyncio.Protocol` callbacks instead of streams: `data_received` hands the bytes to
+    `receive_data` and writes what it returns. Not a lab model (no timeouts, no
+    backpressure, no wake-ups): what a callback adapter of the same core would reach,
+    next to the streams one."""
+    import asyncio
+
+    from lab.apps.hello import hello
+    from lab.config import ServerConfig
+    from lab.connection import Connection
+
+    config = ServerConfig()
+
+    class Callbacks(asyncio.Protocol):
+        def connection_made(self, transport) -> None:
+            self.transport = transport
+            self.conn = Connection(hello, config, lambda: None)
+
+        def data_received(self, data: bytes) -> None:
+            self.transport.write(self.conn.receive_data(data))
+            if self.conn.closing:
+                self.transport.close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.conn.connection_lost()
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Callbacks, sock=sock)
+        await server.serve_forever()
+
+    _run_loop(main, uv)
+
+
+def _run_loop(main, uv: bool) -> None:
+    import asyncio
+
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     loop_factory = None
     if uv:
@@ -165,6 +207,8 @@ RUNNERS = {
     "naive-selectors": run_naive_selectors,
     "naive-streams-asyncio": lambda s: run_naive_streams(s, uv=False),
     "naive-streams-uvloop": lambda s: run_naive_streams(s, uv=True),
+    "callbacks-asyncio": lambda s: run_callbacks(s, uv=False),
+    "callbacks-uvloop": lambda s: run_callbacks(s, uv=True),
 }
 
 

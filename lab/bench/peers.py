@@ -11,10 +11,15 @@
 | `naive-selectors` | no HTTP: a selectors loop writing a canned answer per CRLFCRLF |
 | `naive-streams-asyncio` | the same on asyncio streams, the standard loop |
 | `naive-streams-uvloop` | the same on asyncio streams, uvloop |
+| `callbacks-asyncio` | the lab's HTTP core on `asyncio.Protocol` callbacks, not streams |
+| `callbacks-uvloop` | the same on uvloop |
 
 The three `naive-*` are the floor under any Python server on that loop: what the loop
 and its syscalls cost with no parsing, no app and no response building. The lab's
-`epoll`, `asyncio` and `uvloop` are these loops plus a strict HTTP/1.1 core.
+`epoll`, `asyncio` and `uvloop` are these loops plus a strict HTTP/1.1 core. The two
+`callbacks-*` run that same core (`lab.connection.Connection`) with `data_received`
+instead of `await reader.read()`, and none of a lab model's timeouts, backpressure or
+wake-ups: the difference to `asyncio` and `uvloop` is what streams cost.
 
 Absolute figures drift with the machine and its load; the ratios between servers
 measured in the same run do not, which is why the report gives both.
@@ -119,6 +124,8 @@ PEERS: dict[str, Peer] = {
         Peer("naive-selectors", (), _python_peer("naive-selectors")),
         Peer("naive-streams-asyncio", (), _python_peer("naive-streams-asyncio")),
         Peer("naive-streams-uvloop", ("uvloop",), _python_peer("naive-streams-uvloop")),
+        Peer("callbacks-asyncio", (), _python_peer("callbacks-asyncio")),
+        Peer("callbacks-uvloop", ("uvloop",), _python_peer("callbacks-uvloop")),
     ]
 }
 

@@ -306,12 +306,25 @@ def test_a_server_that_prints_something_else_is_refused_and_stopped() -> None:
 
 
 @pytest.mark.parametrize("name", ["stdlib-threading-nodelay", "naive-selectors", "naive-streams-asyncio",
-                                  "naive-streams-uvloop"])
+                                  "naive-streams-uvloop", "callbacks-asyncio", "callbacks-uvloop"])
 def test_python_peer_starts_serves_and_stops(name: str) -> None:
     spec = ServerSpec(name, "peer", [sys.executable, "-m", "lab.bench.peer_apps", name])
     with RunningServer(spec) as server:
         assert get(server.host, server.port, "/") == 200
     assert server.exit_code == 0
+
+
+@pytest.mark.parametrize("name", ["callbacks-asyncio", "callbacks-uvloop"])
+def test_callbacks_peer_answers_as_the_lab_does_and_closes_when_asked(name: str) -> None:
+    spec = ServerSpec(name, "peer", [sys.executable, "-m", "lab.bench.peer_apps", name])
+    with RunningServer(spec) as server, socket.create_connection((server.host, server.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):  # the server closes after the second answer
+            received += chunk
+    answers = received.split(b"HTTP/1.1 200 OK\r\n")
+    assert len(answers) == 3 and all(a.endswith(b"\r\n\r\nHello, World!") for a in answers[1:])
+    assert b"Connection: close" in answers[2]
 
 
 def test_a_naive_server_answers_each_pipelined_head_and_keeps_the_rest() -> None:
