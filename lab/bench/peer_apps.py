@@ -142,11 +142,7 @@ def run_naive_streams(sock: socket.socket, uv: bool) -> None:
             pass
         writer.close()
 
-    async def main() -> None:
-        server = await asyncio.start_server(serve, sock=sock)
-        await server.serve_forever()
-
-    _run_loop(main, uv)
+    _run_loop(lambda: asyncio.start_server(serve, sock=sock), uv)
 
 
 def run_callbacks(sock: socket.socket, uv: bool) -> None:
@@ -176,17 +172,21 @@ def run_callbacks(sock: socket.socket, uv: bool) -> None:
         def connection_lost(self, exc: Exception | None) -> None:
             self.conn.connection_lost()
 
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(Callbacks, sock=sock)
-        await server.serve_forever()
-
-    _run_loop(main, uv)
+    _run_loop(lambda: asyncio.get_running_loop().create_server(Callbacks, sock=sock), uv)
 
 
-def _run_loop(main, uv: bool) -> None:
+def _run_loop(start, uv: bool) -> None:
+    """Run the server `await start()` gives until SIGTERM (or Ctrl-C), then return: the
+    signal is taken by the loop, not raised as SystemExit inside whatever callback it
+    lands in (uvloop prints that as an error and the process does not end cleanly)."""
     import asyncio
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        async with await start():
+            await stop.wait()
+
     loop_factory = None
     if uv:
         import uvloop
@@ -194,7 +194,7 @@ def _run_loop(main, uv: bool) -> None:
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(main())
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt:
         pass
 
 
