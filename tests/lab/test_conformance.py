@@ -537,6 +537,26 @@ def test_idle_keep_alive_connection_is_closed_after_keepalive_timeout(model, ser
     get_ok(server.address)
 
 
+def test_empty_lines_do_not_keep_an_idle_connection_open__rfc9112_2_2(model, serve):
+    # A server skips empty lines before a request line; they are no request, so they do
+    # not restart the keep-alive timeout: a client sending CRLF every 0.2 s is closed
+    # like a silent one, not held for as long as it keeps dripping.
+    server = serve("echo", *STRICT)  # --keepalive-timeout 1
+    with Client(server.address) as c:
+        c.request(b"GET", b"/", [HOST])
+        assert c.read_response().status == 200
+        answered = time.monotonic()
+        for _ in range(25):  # 5 s of them, unless the server closes first
+            c.send(b"\r\n")
+            if c.send_failed:  # closed: the kernel answered a CRLF with a reset
+                break
+            time.sleep(0.2)
+        else:
+            c.wait_closed(timeout=5.0)
+        assert time.monotonic() - answered < 3.5
+    get_ok(server.address)
+
+
 # -- clients that go away -----------------------------------------------------------------
 def test_client_vanishing_mid_request_does_not_disturb_others(model, serve):
     server = serve("echo")

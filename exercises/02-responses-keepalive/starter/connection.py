@@ -51,6 +51,7 @@ class Connection:
         self.stopping = False  # the server is shutting down: close after this answer
         self.deadline: float | None = monotonic() + config.keepalive_timeout
         self._head_started: float | None = None
+        self._idle_until: float | None = self.deadline  # None: a request came since
         self._request: Request | None = None
         self._reader = None  # BodyReader of the current request, if the app wants it
         self._answer = None  # Response or Deferred, held until the body is read
@@ -137,12 +138,17 @@ class Connection:
                 self._head_started = now
             self.deadline = self._head_started + self.config.header_timeout
         else:
+            # Idle: the keep-alive timeout runs from the last answer. Empty lines skipped
+            # before a request line (RFC 9112 §2.2) are no request and do not restart
+            # it, or a client sending CRLF now and then would hold the connection forever.
             self._head_started = None
-            self.deadline = now + self.config.keepalive_timeout
+            if self._idle_until is None:
+                self._idle_until = now + self.config.keepalive_timeout
+            self.deadline = self._idle_until
 
     def _start(self, request: Request) -> None:
         self._request = request
-        self._head_started = None
+        self._head_started = self._idle_until = None
         self._continue_sent = False
         answer = self.app(request)
         if isinstance(answer, Response) or not hasattr(answer, "end"):
