@@ -66,6 +66,7 @@ from protocols.http1 import Headers, Request
 
 from ..app import Response
 from .common import header
+from .uploads import FileStream
 
 __all__ = ["Tus", "ID", "TUS_VERSION"]
 
@@ -212,11 +213,13 @@ class Tus:
     # -- GET: the whole file, once complete -------------------------------------------
     def get(self, request: Request, id: str) -> Response:
         info = self._info(id)
-        with open(self.directory / id, "rb") as file:
-            body = file.read()
-        if len(body) != info["length"]:
-            raise _error(409, f"upload incomplete: {len(body)} of {info['length']} bytes")
-        return Response(200, [_RESUMABLE, (b"Content-Type", b"application/octet-stream")], body)
+        file = open(self.directory / id, "rb")
+        size = os.fstat(file.fileno()).st_size
+        if size != info["length"]:
+            file.close()
+            raise _error(409, f"upload incomplete: {size} of {info['length']} bytes")
+        # Streamed a turn at a time, as uploads are: an upload may be 1 GiB.
+        return Response(200, [_RESUMABLE, (b"Content-Type", b"application/octet-stream")], FileStream(file))
 
 
 class _Appender:

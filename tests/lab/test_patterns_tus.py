@@ -96,6 +96,17 @@ def test_patch_with_another_content_type_is_415(lab_server):
     assert offset(lab_server, location) == 0
 
 
+def test_get_is_409_until_complete_then_streams_the_bytes(lab_server):
+    location = create(lab_server, 10)
+    assert patch(lab_server, location, 0, b"01234").status_code == 204
+    early = http.get(lab_server.url(location))
+    assert early.status_code == 409 and b"5 of 10" in early.content
+    assert patch(lab_server, location, 5, b"56789").status_code == 204
+    done = http.get(lab_server.url(location))
+    assert done.status_code == 200 and done.content == b"0123456789"
+    assert done.headers["transfer-encoding"] == "chunked"  # streamed, not read whole
+
+
 def test_offset_mismatch_is_409_and_changes_nothing(lab_server):
     location = create(lab_server, 10)
     assert patch(lab_server, location, 0, b"01234").headers["upload-offset"] == "5"
