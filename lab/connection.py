@@ -37,8 +37,8 @@ MAX_PIPELINE_BACKLOG = 1 << 20
 class Connection:
     # One per open connection, idle ones included: slots, not a dict per instance.
     __slots__ = ("app", "config", "wake", "parser", "closing", "stopping", "deadline", "_head_started",
-                 "_idle_until", "_request", "_reader", "_answer", "_continue_sent", "_pending", "_chunked", "_keep_alive",
-                 "_session")
+                 "_idle_until", "_request", "_reader", "_answer", "_continue_sent", "_pending", "_chunked",
+                 "_keep_alive", "_session")
 
     def __init__(self, app: App, config: ServerConfig, wake: Wake) -> None:
         self.app = app

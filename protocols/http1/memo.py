@@ -37,6 +37,7 @@ FRAMING_FIELDS = frozenset(
     (b"host", b"content-length", b"transfer-encoding", b"connection", b"expect", b"upgrade")
 )
 SECRET_FIELDS = frozenset((b"authorization", b"proxy-authorization", b"cookie"))
+_SECRET_LINES = tuple(b"\n" + name + b":" for name in SECRET_FIELDS)  # as a line starts
 
 REQUEST_LINES: dict[bytes, RequestLine] = {}
 SECTIONS: dict[bytes, tuple[Headers, Headers]] = {}  # -> (fields, the framing ones)
@@ -73,4 +74,4 @@ def remember_section(section: bytes, fields: Headers) -> tuple[Headers, Headers]
 
 def _has_credentials(section: bytes) -> bool:
     lines = b"\n" + section.lower()  # every line of a parsed section starts with a name
-    return any(b"\n" + name + b":" in lines for name in SECRET_FIELDS)
+    return any(start in lines for start in _SECRET_LINES)
