@@ -9,7 +9,7 @@ PYTEST  := $(BIN)/python -m pytest
 .PHONY: run test test-quick bench bench-peers bench-instructions bench-parser trace grade starters clean help
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "%-20s%s\n", $$1, $$2 }'
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
